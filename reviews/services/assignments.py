@@ -1,0 +1,57 @@
+"""Claiming and releasing a case: one owner at a time, by compare-and-set."""
+
+from django.db import transaction
+
+from reviews.audit import audit_record
+from reviews.errors import Conflict, NotPermitted
+from reviews.models import PriorAuthRequest, Role, Status
+
+QUEUE_OF_ROLE = {
+    Role.NURSE: {Status.NURSE_REVIEW},
+    Role.PHYSICIAN: {Status.PHYSICIAN_REVIEW, Status.APPEAL, Status.NURSE_REVIEW},
+}
+
+
+@transaction.atomic
+def request_claim(*, pa_request: PriorAuthRequest, actor) -> PriorAuthRequest:
+    statuses = QUEUE_OF_ROLE.get(actor.role)
+    if not statuses:
+        raise NotPermitted("Only nurse and physician reviewers claim cases.")
+    # UPDATE ... WHERE assigned_to IS NULL: of two reviewers claiming at once, one wins.
+    claimed = PriorAuthRequest.objects.filter(
+        pk=pa_request.pk, assigned_to__isnull=True, status__in=statuses
+    ).update(assigned_to=actor)
+    if not claimed:
+        current = PriorAuthRequest.objects.select_related("assigned_to").get(pk=pa_request.pk)
+        if current.assigned_to_id == actor.pk:
+            return current
+        if current.assigned_to_id:
+            raise Conflict(
+                f"Already claimed by {current.assigned_to.get_username()}.", code="already_claimed"
+            )
+        raise Conflict("This case is no longer in your queue.", code="not_in_queue")
+    pa_request = PriorAuthRequest.objects.get(pk=pa_request.pk)
+    audit_record(
+        action="assigned",
+        subject=pa_request,
+        actor=actor,
+        data={"assigned_to": actor.get_username()},
+    )
+    return pa_request
+
+
+@transaction.atomic
+def request_release(*, pa_request: PriorAuthRequest, actor) -> PriorAuthRequest:
+    released = PriorAuthRequest.objects.filter(pk=pa_request.pk, assigned_to=actor).update(
+        assigned_to=None
+    )
+    if not released:
+        raise Conflict("You do not hold this case.", code="not_assigned")
+    pa_request = PriorAuthRequest.objects.get(pk=pa_request.pk)
+    audit_record(
+        action="unassigned",
+        subject=pa_request,
+        actor=actor,
+        data={"released_by": actor.get_username()},
+    )
+    return pa_request

@@ -1,0 +1,277 @@
+"""The evidence checks: criteria, history, documentation and notes, then the recommendation acts."""
+
+from datetime import date
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from reviews.audit import audit_record
+from reviews.models import (
+    OPEN_STATUSES,
+    Evaluation,
+    PriorAuthRequest,
+    Recommendation,
+    Status,
+)
+from reviews.transitions import request_transition
+
+NO_POLICY_REASON = "No Lamina policy covers this service; a reviewer decides it."
+
+
+def _levels_overlap(a: list[str], b: list[str]) -> bool:
+    return bool(set(a or []) & set(b or []))
+
+
+def history_checks(pa_request: PriorAuthRequest) -> list[dict]:
+    """Checks across the member's other requests in Lamina that the criteria do not already read.
+
+    Frequency limits and repeat intervals are criteria (ESI-08..10, FJ-05..09) fed by facts.py;
+    here: a duplicate open request, and an approval still valid for the same service.
+    """
+    results = []
+    others = (
+        PriorAuthRequest.objects.filter(
+            member_id=pa_request.member_id, procedure_family=pa_request.procedure_family
+        )
+        .exclude(pk=pa_request.pk)
+        .exclude(status=Status.WITHDRAWN)
+        .prefetch_related("determinations")
+    )
+    duplicates = [
+        o.pk
+        for o in others
+        if o.status in OPEN_STATUSES
+        and _levels_overlap(o.service.get("levels"), pa_request.service.get("levels"))
+    ]
+    results.append(
+        {
+            "check": "duplicate_open_request",
+            "result": "flag" if duplicates else "ok",
+            "detail": (
+                f"Open request(s) {', '.join(f'PA-{d:08d}' for d in duplicates)} for the same member, "
+                "procedure family and levels."
+                if duplicates
+                else "No other open request for the same member, procedure family and levels."
+            ),
+            "requests": duplicates,
+        }
+    )
+    today = timezone.localdate()
+    still_valid = [
+        o.pk
+        for o in others
+        if o.status == Status.APPROVED
+        and _levels_overlap(o.service.get("levels"), pa_request.service.get("levels"))
+        and any(d.valid_to and d.valid_to >= today for d in o.determinations.all())
+    ]
+    results.append(
+        {
+            "check": "existing_authorization",
+            "result": "flag" if still_valid else "ok",
+            "detail": (
+                f"An authorization still valid for the same levels: "
+                f"{', '.join(f'PA-{d:08d}' for d in still_valid)}."
+                if still_valid
+                else "No authorization still valid for the same service and levels."
+            ),
+            "requests": still_valid,
+        }
+    )
+    return results
+
+
+def documentation_checks(pa_request: PriorAuthRequest) -> list[dict]:
+    """What documentation the file holds; nothing clinical at all sends the request to a pend."""
+    attachments = list(pa_request.attachments.values_list("kind", flat=True))
+    imaging = pa_request.clinical.get("imaging") or []
+    has_report = any(i.get("report_text") for i in imaging) or "imaging_report" in attachments
+    return [
+        {
+            "item": "clinical_note",
+            "present": "clinical_note" in attachments,
+            "detail": "A clinical note from the requesting provider.",
+        },
+        {
+            "item": "imaging_report",
+            "present": has_report,
+            "detail": "The radiologist's report of the imaging the criteria read.",
+        },
+        {
+            "item": "any_documentation",
+            "present": bool(attachments) or has_report,
+            "detail": "At least one note or report supporting the attested facts.",
+        },
+    ]
+
+
+def _evaluate_criteria(pa_request: PriorAuthRequest, review_date: date):
+    """(policy_version, facts, engine outcome dict) or (None, facts, None) when no policy applies."""
+    from criteria.engine import evaluate
+    from criteria.selectors import policy_version_for
+    from reviews.facts import facts_for_request
+
+    if not pa_request.procedure_family:
+        return None, {}, None
+    version = policy_version_for(
+        family=pa_request.procedure_family,
+        line_of_business=pa_request.line_of_business,
+        on_date=review_date,
+    )
+    if version is None:
+        return None, {}, None
+    facts = facts_for_request(pa_request, review_date=review_date)
+    outcome = evaluate(version.content, facts, review_date=review_date)
+    return version, facts, outcome.to_dict()
+
+
+def _note_conflicts(pa_request: PriorAuthRequest) -> list[dict]:
+    from notes.services import notes_read_for_request
+
+    return notes_read_for_request(pa_request=pa_request)
+
+
+def _decide(
+    engine: dict | None, history: list[dict], documentation: list[dict], conflicts: list[dict]
+) -> tuple[str, list[dict], list[dict]]:
+    """The recommendation after every check, with its reasons and the missing information."""
+    if engine is None:
+        return (
+            Recommendation.NURSE_REVIEW,
+            [{"criterion": "", "statement": NO_POLICY_REASON, "explanation": NO_POLICY_REASON}],
+            [],
+        )
+    recommendation = engine["recommendation"]
+    reasons = list(engine.get("reasons") or [])
+    missing = list(engine.get("missing_information") or [])
+    human = recommendation in {Recommendation.NURSE_REVIEW, Recommendation.PHYSICIAN_REVIEW}
+    flags = [h for h in history if h["result"] == "flag"]
+    if conflicts or flags:
+        for conflict in conflicts:
+            reasons.append(
+                {
+                    "criterion": conflict.get("criterion", ""),
+                    "statement": "A clinical note disagrees with the attested facts.",
+                    "explanation": conflict.get("explanation", ""),
+                }
+            )
+        for flag in flags:
+            reasons.append(
+                {
+                    "criterion": "",
+                    "statement": "History check: " + flag["check"],
+                    "explanation": flag["detail"],
+                }
+            )
+        if not human:
+            recommendation = Recommendation.NURSE_REVIEW
+    elif recommendation == Recommendation.APPROVE and not next(
+        d["present"] for d in documentation if d["item"] == "any_documentation"
+    ):
+        recommendation = Recommendation.PEND_MISSING_INFORMATION
+        missing.append(
+            {
+                "field": "attachments",
+                "fact": "documentation",
+                "why": "A clinical note or imaging report must support the attested facts.",
+                "criterion": "GEN-06",
+            }
+        )
+    return recommendation, reasons, missing
+
+
+@transaction.atomic
+def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | None = None):
+    """Run every check for the request's current evaluation round, once, and act on the result.
+
+    1. Lock the request; return if it is no longer evaluating or this round already has an
+       evaluation (a redelivered task does nothing).
+    2. Read the notes, evaluate the criteria under the applicable policy version, run the history
+       and documentation checks.
+    3. Store the immutable evaluation record and audit it.
+    4. Act: approve (the engine's determination), pend with the list of what is missing, or put
+       the request in the nurse or physician queue. The engine never denies.
+    """
+    from reviews.services.decisions import determination_record, request_information_ask
+
+    locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    if locked.status != Status.EVALUATING:
+        return None
+    if Evaluation.objects.filter(request=locked, round=locked.evaluation_round).exists():
+        return None
+    review_date = review_date or timezone.localdate()
+    conflicts = _note_conflicts(locked)
+    version, facts, engine = _evaluate_criteria(locked, review_date)
+    history = history_checks(locked)
+    documentation = documentation_checks(locked)
+    recommendation, reasons, missing = _decide(engine, history, documentation, conflicts)
+    try:
+        with transaction.atomic():
+            evaluation = Evaluation.objects.create(
+                request=locked,
+                round=locked.evaluation_round,
+                policy_version=version,
+                profile=version.profile if version else "",
+                review_date=review_date,
+                facts=facts,
+                trace=(engine or {}).get("results", []),
+                history_checks=history,
+                documentation=documentation,
+                note_conflicts=conflicts,
+                recommendation=recommendation,
+                reasons=reasons,
+                missing_information=missing,
+            )
+    except IntegrityError:
+        return None  # another delivery recorded this round first
+    audit_record(
+        action="evaluation_recorded",
+        subject=evaluation,
+        actor="engine",
+        request=locked,
+        data={
+            "round": evaluation.round,
+            "policy_version": version.label if version else None,
+            "recommendation": recommendation,
+            "not_met": [r["id"] for r in evaluation.trace if r.get("answer") == "not_met"],
+            "missing": [m.get("field") for m in missing],
+            "note_conflicts": len(conflicts),
+        },
+    )
+    PriorAuthRequest.objects.filter(pk=locked.pk).update(recommendation=recommendation)
+    locked.recommendation = recommendation
+    if recommendation == Recommendation.APPROVE:
+        determination_record(pa_request=locked, outcome="approved", actor="engine")
+    elif recommendation == Recommendation.PEND_MISSING_INFORMATION:
+        request_information_ask(
+            pa_request=locked,
+            actor="engine",
+            items=missing,
+            message="Lamina needs the information listed to finish the review.",
+        )
+    else:
+        to = (
+            Status.NURSE_REVIEW
+            if recommendation == Recommendation.NURSE_REVIEW
+            else Status.PHYSICIAN_REVIEW
+        )
+        request_transition(
+            pa_request=locked,
+            to=to,
+            actor="engine",
+            reason=reasons[0]["statement"] if reasons else recommendation,
+        )
+    return evaluation
+
+
+def stale_requests(*, now=None) -> list[int]:
+    """Requests left in received/evaluating longer than SWEEP_AFTER_SECONDS: re-enqueue them."""
+    now = now or timezone.now()
+    cutoff = now - timezone.timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
+    from django.db.models import Q
+
+    return list(
+        PriorAuthRequest.objects.filter(status__in=[Status.RECEIVED, Status.EVALUATING])
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
+        .values_list("pk", flat=True)[:1000]
+    )

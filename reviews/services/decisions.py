@@ -1,0 +1,351 @@
+"""Determinations and the reviewers' actions on a case."""
+
+from datetime import datetime, timedelta
+
+import django.dispatch
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from reviews.audit import audit_record
+from reviews.errors import NotPermitted, ValidationFailed
+from reviews.models import (
+    Appeal,
+    Determination,
+    Evaluation,
+    InformationRequest,
+    Outcome,
+    PriorAuthRequest,
+    ReviewNote,
+    Role,
+    Status,
+)
+from reviews.transitions import request_transition
+
+# Sent after the commit of every determination: the FHIR subscription notifier listens.
+request_decided = django.dispatch.Signal()  # kwargs: request_id, determination_id
+
+OUTCOME_STATUS = {
+    Outcome.APPROVED: Status.APPROVED,
+    Outcome.PARTIALLY_APPROVED: Status.PARTIALLY_APPROVED,
+    Outcome.DENIED: Status.DENIED,
+}
+ADVERSE = frozenset({Outcome.DENIED, Outcome.PARTIALLY_APPROVED})
+
+
+def _actor_role(actor) -> str:
+    if actor is None or actor == "engine":
+        return Role.ENGINE
+    return actor.role
+
+
+def _authorization_number(pa_request: PriorAuthRequest) -> str:
+    sequence = Determination.objects.filter(request=pa_request).count() + 1
+    return f"LAM-{pa_request.pk:08d}-{sequence}"
+
+
+def _check_outcome_allowed(role: str, outcome: str, from_status: str) -> None:
+    # DESIGN rule 1: the engine approves or nothing; only a physician makes adverse decisions.
+    if role == Role.ENGINE:
+        if outcome != Outcome.APPROVED:
+            raise NotPermitted("The engine never records an adverse determination.")
+        if from_status != Status.EVALUATING:
+            raise NotPermitted("The engine decides only the requests it is evaluating.")
+        return
+    if role == Role.NURSE:
+        if outcome != Outcome.APPROVED:
+            raise NotPermitted(
+                "Only a physician reviewer may deny or partially approve; escalate the case."
+            )
+        if from_status != Status.NURSE_REVIEW:
+            raise NotPermitted("A nurse decides only cases in nurse review.")
+        return
+    if role == Role.PHYSICIAN:
+        if from_status not in {Status.PHYSICIAN_REVIEW, Status.NURSE_REVIEW, Status.APPEAL}:
+            raise NotPermitted("This case is not in review.")
+        if from_status == Status.NURSE_REVIEW and outcome != Outcome.APPROVED:
+            raise NotPermitted("Escalate to physician review before an adverse determination.")
+        return
+    raise NotPermitted("Only reviewers may record a determination.")
+
+
+def _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes) -> None:
+    requested_levels = list(pa_request.service.get("levels") or [])
+    requested_units = int(pa_request.service.get("units") or 1)
+    levels = list(approved_levels if approved_levels is not None else requested_levels)
+    units = approved_units if approved_units is not None else requested_units
+    codes = list(approved_cpt_codes if approved_cpt_codes is not None else pa_request.cpt_codes)
+    fields = {}
+    if not set(levels) <= set(requested_levels):
+        fields["approved_levels"] = ["Approved levels must be among the requested levels."]
+    if units < 1 or units > requested_units:
+        fields["approved_units"] = [f"Approved units must be between 1 and {requested_units}."]
+    if not set(codes) <= set(pa_request.cpt_codes) or not codes:
+        fields["approved_cpt_codes"] = ["Approved codes must be among the requested codes."]
+    if fields:
+        raise ValidationFailed("The partial approval is not within the request.", fields=fields)
+    if (
+        len(levels) == len(requested_levels)
+        and units == requested_units
+        and len(codes) == len(pa_request.cpt_codes)
+    ):
+        raise ValidationFailed(
+            "A partial approval approves less than was requested: fewer levels, units or codes.",
+            fields={"approved_levels": ["Approve fewer levels, units or codes than requested."]},
+        )
+
+
+def _snapshot(evaluation: Evaluation | None) -> dict:
+    if evaluation is None:
+        return {}
+    return {
+        "evaluation_id": evaluation.pk,
+        "round": evaluation.round,
+        "policy_version": evaluation.policy_version.label if evaluation.policy_version else None,
+        "policy_checksum": evaluation.policy_version.checksum
+        if evaluation.policy_version
+        else None,
+        "profile": evaluation.profile,
+        "review_date": evaluation.review_date.isoformat(),
+        "recommendation": evaluation.recommendation,
+        "reasons": evaluation.reasons,
+        "missing_information": evaluation.missing_information,
+        "trace": evaluation.trace,
+        "history_checks": evaluation.history_checks,
+        "note_conflicts": evaluation.note_conflicts,
+    }
+
+
+@transaction.atomic
+def determination_record(
+    *,
+    pa_request: PriorAuthRequest,
+    outcome: str,
+    actor,
+    reasons: list[dict] | None = None,
+    rationale: str = "",
+    approved_levels: list[str] | None = None,
+    approved_units: int | None = None,
+    approved_cpt_codes: list[str] | None = None,
+    appeal: Appeal | None = None,
+    now: datetime | None = None,
+) -> Determination:
+    """The only creator of approved / partially approved / denied determinations.
+
+    1. Check the actor's role may record this outcome from the case's current status
+       (engine: approve only; nurse: approve only; physician: anything, appeals included).
+    2. Adverse outcomes need at least one reason (criterion id and statement) and a rationale.
+    3. Move the request (locked; a concurrent second decision gets InvalidTransition, a 409).
+    4. Write the determination with the policy version and a snapshot of the latest evaluation,
+       and its audit event, in the same transaction; notify after commit.
+    """
+    role = _actor_role(actor)
+    reasons = list(reasons or [])
+    if outcome not in OUTCOME_STATUS:
+        raise ValidationFailed(f"Unknown outcome '{outcome}'.", fields={"outcome": ["Unknown."]})
+    if outcome in ADVERSE:
+        fields = {}
+        if not reasons:
+            fields["reasons"] = ["Name at least one criterion not met."]
+        if not rationale.strip():
+            fields["rationale"] = ["Explain the decision in plain language."]
+        if fields:
+            raise ValidationFailed(
+                "An adverse determination needs reasons and a rationale.", fields=fields
+            )
+    if outcome == Outcome.PARTIALLY_APPROVED:
+        _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes)
+
+    locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    _check_outcome_allowed(role, outcome, locked.status)
+    if locked.status == Status.APPEAL:
+        appeal = appeal or locked.appeals.filter(status=Appeal.AppealStatus.OPEN).first()
+        if appeal is None:
+            raise ValidationFailed("No open appeal on this request.")
+        # DESIGN rule 4: the appeal is decided by a physician who took no part in the decision.
+        if (
+            role != Role.PHYSICIAN
+            or Determination.objects.filter(request=locked, decided_by=actor).exists()
+        ):
+            raise NotPermitted(
+                "An appeal must be decided by a physician who took no part in the original decision."
+            )
+    locked = request_transition(
+        pa_request=locked,
+        to=OUTCOME_STATUS[outcome],
+        actor=actor if role != Role.ENGINE else "engine",
+        reason=f"determination: {outcome}",
+    )
+    evaluation = locked.evaluations.order_by("-round").select_related("policy_version").first()
+    today = timezone.localdate(now) if now else timezone.localdate()
+    approving = outcome in {Outcome.APPROVED, Outcome.PARTIALLY_APPROVED}
+    review_extended = InformationRequest.objects.filter(request=locked).exists()
+    determination = Determination.objects.create(
+        request=locked,
+        kind=Determination.Kind.APPEAL if appeal else Determination.Kind.INITIAL,
+        outcome=outcome,
+        decided_by=None if role == Role.ENGINE else actor,
+        decided_by_role=role,
+        reasons=reasons,
+        rationale=rationale,
+        policy_version=evaluation.policy_version if evaluation else None,
+        evaluation=evaluation,
+        evaluation_snapshot=_snapshot(evaluation),
+        authorization_number=_authorization_number(locked) if approving else None,
+        approved_cpt_codes=(list(approved_cpt_codes or locked.cpt_codes) if approving else []),
+        approved_units=(
+            (approved_units or int(locked.service.get("units") or 1)) if approving else None
+        ),
+        approved_levels=(
+            list(
+                approved_levels
+                if approved_levels is not None
+                else locked.service.get("levels") or []
+            )
+            if approving
+            else []
+        ),
+        valid_from=today if approving else None,
+        valid_to=today + timedelta(days=settings.AUTHORIZATION_VALID_DAYS) if approving else None,
+        appeal=appeal,
+        appeal_result=(
+            ("overturned" if outcome == Outcome.APPROVED else "upheld") if appeal else ""
+        ),
+        review_extended=review_extended,
+        decided_at=locked.decided_at,
+    )
+    if appeal is not None:
+        appeal.status = Appeal.AppealStatus.DECIDED
+        appeal.save(update_fields=["status"])
+    audit_record(
+        action="determination_recorded",
+        subject=determination,
+        actor=actor if role != Role.ENGINE else "engine",
+        request=locked,
+        data={
+            "outcome": outcome,
+            "kind": determination.kind,
+            "authorization_number": determination.authorization_number,
+            "reasons": [r.get("criterion") for r in reasons],
+            "policy_version": determination.evaluation_snapshot.get("policy_version"),
+            "appeal_id": appeal.pk if appeal else None,
+        },
+    )
+    transaction.on_commit(
+        lambda: request_decided.send(
+            sender=Determination, request_id=locked.pk, determination_id=determination.pk
+        )
+    )
+    return determination
+
+
+def _require_reviewer(actor, *roles: str) -> None:
+    if not getattr(actor, "is_authenticated", False) or actor.role not in roles:
+        raise NotPermitted("Your role may not do this.")
+
+
+@transaction.atomic
+def request_information_ask(
+    *, pa_request: PriorAuthRequest, actor, items: list[dict], message: str = ""
+) -> InformationRequest:
+    """A reviewer (or the engine) pends the request for the listed information."""
+    if actor not in (None, "engine"):
+        _require_reviewer(actor, Role.NURSE, Role.PHYSICIAN)
+    if not items:
+        raise ValidationFailed(
+            "Pick at least one item the provider must send.",
+            fields={"items": ["Pick at least one item."]},
+        )
+    role = _actor_role(actor)
+    expect = (
+        {Status.EVALUATING}
+        if role == Role.ENGINE
+        else {Status.NURSE_REVIEW, Status.PHYSICIAN_REVIEW}
+    )
+    locked = request_transition(
+        pa_request=pa_request,
+        to=Status.PENDING_INFORMATION,
+        actor=actor if role != Role.ENGINE else "engine",
+        reason="information requested",
+        expect=expect,
+        extra_updates={"missing_information": items, "assigned_to": None},
+    )
+    info = InformationRequest.objects.create(
+        request=locked,
+        requested_by=None if role == Role.ENGINE else actor,
+        requested_by_role=role,
+        items=items,
+        message=message,
+        requested_at=timezone.now(),
+    )
+    audit_record(
+        action="information_requested",
+        subject=info,
+        actor=actor if role != Role.ENGINE else "engine",
+        request=locked,
+        data={"items": [i.get("field") for i in items], "message": message},
+    )
+    return info
+
+
+@transaction.atomic
+def request_escalate(*, pa_request: PriorAuthRequest, actor, note: str) -> PriorAuthRequest:
+    """A nurse sends the case to a physician reviewer with a note."""
+    _require_reviewer(actor, Role.NURSE)
+    if not note.strip():
+        raise ValidationFailed(
+            "Say why the case needs a physician.", fields={"note": ["Required."]}
+        )
+    locked = request_transition(
+        pa_request=pa_request,
+        to=Status.PHYSICIAN_REVIEW,
+        actor=actor,
+        reason="escalated to physician",
+        expect={Status.NURSE_REVIEW},
+        extra_updates={"assigned_to": None},
+    )
+    ReviewNote.objects.create(
+        request=locked,
+        author=actor,
+        author_role=Role.NURSE,
+        kind=ReviewNote.Kind.ESCALATION,
+        text=note,
+    )
+    return locked
+
+
+@transaction.atomic
+def peer_to_peer_record(
+    *, pa_request: PriorAuthRequest, actor, counterpart: str, occurred_at: datetime, text: str
+) -> ReviewNote:
+    """A physician records a peer-to-peer conversation with the requesting provider."""
+    _require_reviewer(actor, Role.PHYSICIAN)
+    fields = {}
+    if not counterpart.strip():
+        fields["counterpart"] = ["Whom did you speak with?"]
+    if not text.strip():
+        fields["text"] = ["Summarise the conversation."]
+    if occurred_at > timezone.now():
+        fields["occurred_at"] = ["A conversation cannot be in the future."]
+    if fields:
+        raise ValidationFailed("The peer-to-peer record is incomplete.", fields=fields)
+    locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    if locked.status not in {Status.PHYSICIAN_REVIEW, Status.APPEAL}:
+        raise NotPermitted("A peer-to-peer is recorded while the case is in physician review.")
+    note = ReviewNote.objects.create(
+        request=locked,
+        author=actor,
+        author_role=Role.PHYSICIAN,
+        kind=ReviewNote.Kind.PEER_TO_PEER,
+        text=text,
+        counterpart=counterpart,
+        occurred_at=occurred_at,
+    )
+    audit_record(
+        action="peer_to_peer_recorded",
+        subject=note,
+        actor=actor,
+        request=locked,
+        data={"counterpart": counterpart, "occurred_at": occurred_at.isoformat()},
+    )
+    return note

@@ -1,0 +1,251 @@
+"""Provider-side services: submit a request, answer a request for information, withdraw."""
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from reviews import reference
+from reviews.audit import audit_record
+from reviews.clocks import due_at_for
+from reviews.errors import NotPermitted, ValidationFailed
+from reviews.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Determination,
+    InformationRequest,
+    Member,
+    Outcome,
+    PriorAuthRequest,
+    Role,
+    ServiceLine,
+    Status,
+)
+from reviews.services.enqueue import enqueue_evidence_checks
+from reviews.transitions import request_transition
+
+
+def _require_provider(actor, pa_request: PriorAuthRequest | None = None) -> None:
+    if not actor.has_role(Role.PROVIDER) or actor.organization_id is None:
+        raise NotPermitted("Only a provider user of an organization may do this.")
+    if pa_request is not None and pa_request.organization_id != actor.organization_id:
+        raise NotPermitted("This request belongs to another organization.")
+
+
+def _member_for(data: dict[str, Any]) -> Member:
+    """The member on file for member_id, created on first sight.
+
+    A member_id already on file with a different birth date is refused rather than merged: two
+    people under one id would mix their histories.
+    """
+    member, created = Member.objects.get_or_create(
+        member_id=data["member_id"],
+        defaults={
+            "first_name": data["first_name"],
+            "last_name": data["last_name"],
+            "birth_date": data["birth_date"],
+            "sex": data["sex"],
+        },
+    )
+    if not created and member.birth_date != data["birth_date"]:
+        raise ValidationFailed(
+            "The member does not match the member on file.",
+            fields={"member.birth_date": ["Does not match the member on file for this member_id."]},
+        )
+    return member
+
+
+def _json_safe(value: Any) -> Any:
+    """Dates to ISO strings, recursively: JSON fields store what the provider sent, as sent."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@transaction.atomic
+def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> PriorAuthRequest:
+    """Store a validated request and queue its evidence checks.
+
+    1. Match or create the member.
+    2. Derive the procedure family from the CPT lines (none: accepted, routed to a human later).
+    3. Stamp received_at and due_at from the urgency and line of business.
+    4. Store the request, its service lines and attachments; audit the submission.
+    5. Move it to `evaluating` and enqueue the checks after commit.
+    """
+    _require_provider(actor)
+    codes = list(data["service"]["cpt_codes"])
+    family, problem = reference.family_for_codes(codes)
+    if problem:
+        raise ValidationFailed(problem, fields={"service.cpt_codes": [problem]})
+    member = _member_for(data["member"])
+    provider = data["requesting_provider"]
+    line_of_business = data.get("line_of_business") or "commercial"
+    received_at = timezone.now()
+    pa_request = PriorAuthRequest.objects.create(
+        organization_id=actor.organization_id,
+        submitted_by=actor,
+        member=member,
+        external_id=data.get("external_id") or "",
+        urgency=data["urgency"],
+        line_of_business=line_of_business,
+        channel=channel,
+        requesting_provider_npi=provider["npi"],
+        requesting_provider_name=provider["name"],
+        requesting_provider_specialty=provider.get("specialty") or "",
+        procedure_family=family,
+        service=_json_safe(data["service"]),
+        diagnosis_codes=list(data["diagnosis_codes"]),
+        clinical=_json_safe(data["clinical"]),
+        status=Status.RECEIVED,
+        received_at=received_at,
+        due_at=due_at_for(
+            urgency=data["urgency"], line_of_business=line_of_business, received_at=received_at
+        ),
+    )
+    ServiceLine.objects.bulk_create(
+        ServiceLine(
+            request=pa_request,
+            sequence=i,
+            cpt_code=code,
+            family=(reference.cpt_lookup(code).family if reference.cpt_lookup(code) else ""),
+            description=(
+                reference.cpt_lookup(code).description
+                if reference.cpt_lookup(code)
+                else "Not covered by a Lamina policy"
+            ),
+            is_add_on=bool(reference.cpt_lookup(code) and reference.cpt_lookup(code).add_on),
+        )
+        for i, code in enumerate(codes, start=1)
+    )
+    _add_attachments(pa_request, data.get("attachments") or [], source="submission")
+    audit_record(
+        action="request_submitted",
+        subject=pa_request,
+        actor=actor,
+        # Codes and references only: the audit data carries no names or clinical text.
+        data={
+            "channel": channel,
+            "external_id": pa_request.external_id,
+            "cpt_codes": codes,
+            "procedure_family": family,
+            "urgency": pa_request.urgency,
+            "line_of_business": line_of_business,
+            "due_at": pa_request.due_at.isoformat(),
+            "attachments": len(data.get("attachments") or []),
+        },
+    )
+    pa_request = request_transition(
+        pa_request=pa_request, to=Status.EVALUATING, actor=actor, reason="submitted"
+    )
+    enqueue_evidence_checks(pa_request.pk)
+    return pa_request
+
+
+def _add_attachments(pa_request: PriorAuthRequest, attachments: list[dict], *, source: str) -> None:
+    Attachment.objects.bulk_create(
+        Attachment(
+            request=pa_request,
+            kind=a["kind"],
+            date=a.get("date"),
+            title=a.get("title") or "",
+            text=a["text"],
+            source=source,
+        )
+        for a in attachments
+    )
+
+
+def _merge_clinical(current: dict, update: dict) -> tuple[dict, list[str]]:
+    """Top-level keys sent replace the stored ones; objects of booleans (red_flags, neurological,
+    oncology, fracture) merge key by key so an answer can add one fact without restating the rest."""
+    merged = dict(current)
+    changed = []
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            value = {**current[key], **value}
+        if merged.get(key) != value:
+            changed.append(key)
+        merged[key] = value
+    return merged, changed
+
+
+@transaction.atomic
+def request_answer_information(
+    *,
+    pa_request: PriorAuthRequest,
+    actor,
+    clinical: dict | None = None,
+    attachments: list[dict] | None = None,
+    message: str = "",
+) -> PriorAuthRequest:
+    """The provider answers a request for information: facts merged, request re-evaluated."""
+    _require_provider(actor, pa_request)
+    locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    if locked.status != Status.PENDING_INFORMATION:
+        from reviews.errors import InvalidTransition
+
+        raise InvalidTransition(
+            from_status=locked.status,
+            to_status=Status.EVALUATING,
+            message="This request is not waiting for information.",
+        )
+    if not clinical and not attachments:
+        raise ValidationFailed(
+            "Send clinical facts or attachments to answer the request for information.",
+            fields={"clinical": ["Send clinical facts, attachments, or both."]},
+        )
+    changed: list[str] = []
+    if clinical:
+        locked.clinical, changed = _merge_clinical(locked.clinical, _json_safe(clinical))
+        locked.save(update_fields=["clinical", "updated_at"])
+    if attachments:
+        _add_attachments(locked, attachments, source="information")
+    now = timezone.now()
+    answer = {"clinical_fields": changed, "attachments": len(attachments or []), "message": message}
+    InformationRequest.objects.filter(request=locked, answered_at__isnull=True).update(
+        answered_at=now, answer=answer
+    )
+    audit_record(action="information_answered", subject=locked, actor=actor, data=answer)
+    locked = request_transition(
+        pa_request=locked,
+        to=Status.EVALUATING,
+        actor=actor,
+        reason="information answered",
+        extra_updates={"missing_information": [], "recommendation": ""},
+    )
+    enqueue_evidence_checks(locked.pk)
+    return locked
+
+
+@transaction.atomic
+def request_withdraw(*, pa_request: PriorAuthRequest, actor, reason: str = "") -> PriorAuthRequest:
+    """The provider withdraws an open request; the withdrawal is its determination."""
+    _require_provider(actor, pa_request)
+    locked = request_transition(
+        pa_request=pa_request,
+        to=Status.WITHDRAWN,
+        actor=actor,
+        reason=reason or "withdrawn by the provider",
+        expect=OPEN_STATUSES,
+    )
+    determination = Determination.objects.create(
+        request=locked,
+        outcome=Outcome.WITHDRAWN,
+        decided_by=actor,
+        decided_by_role=Role.PROVIDER,
+        rationale=reason,
+        decided_at=locked.decided_at,
+    )
+    audit_record(
+        action="determination_recorded",
+        subject=determination,
+        actor=actor,
+        request=locked,
+        data={"outcome": Outcome.WITHDRAWN, "reason": reason},
+    )
+    return locked
