@@ -51,7 +51,7 @@ INSTALLED_APPS = [
     "axes",
     "criteria",
     "reviews",
-    "fhir",
+    "pas",
     "notes",
 ]
 
@@ -120,6 +120,9 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "30")))
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# Reviewers of one plan often share an office egress address: locking by address alone would lock
+# the whole office out after one person's typos, so lockout is per account.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 
 # Sessions on screens that show patient data: short, sliding, ended with the browser.

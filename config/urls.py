@@ -7,6 +7,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("reviews.api.urls")),
-    path("fhir/", include("fhir.urls")),
+    path("fhir/", include("pas.urls")),
     path("", include("reviews.web.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
 
-class FhirConfig(AppConfig):
-    name = "fhir"
+class PasConfig(AppConfig):
+    name = "pas"
     verbose_name = "FHIR (Da Vinci PAS)"
