@@ -39,16 +39,19 @@ def _member_for(data: dict[str, Any]) -> Member:
     A member_id already on file with a different birth date is refused rather than merged: two
     people under one id would mix their histories.
     """
+    birth_date = data["birth_date"]
+    if isinstance(birth_date, str):
+        birth_date = date.fromisoformat(birth_date)
     member, created = Member.objects.get_or_create(
         member_id=data["member_id"],
         defaults={
             "first_name": data["first_name"],
             "last_name": data["last_name"],
-            "birth_date": data["birth_date"],
+            "birth_date": birth_date,
             "sex": data["sex"],
         },
     )
-    if not created and member.birth_date != data["birth_date"]:
+    if not created and member.birth_date != birth_date:
         raise ValidationFailed(
             "The member does not match the member on file.",
             fields={"member.birth_date": ["Does not match the member on file for this member_id."]},
