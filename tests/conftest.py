@@ -33,6 +33,10 @@ def pytest_configure(config):
         raise pytest.UsageError("Lamina's tests run against PostgreSQL: set DATABASE_URL.")
     if not settings.REDIS_URL:
         raise pytest.UsageError("Lamina's tests run against Redis: set REDIS_URL.")
+    # The audit table refuses TRUNCATE (reviews migration 0002) unless the session allows it;
+    # pytest-django flushes the test database with TRUNCATE between transactional tests.
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (options.get("options", "") + " -c lamina.audit_truncate=allow").strip()
 
 
 def example(name: str) -> dict:
