@@ -8,9 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviews.audit import audit_record
-from reviews.errors import NotPermitted, ValidationFailed
+from reviews.errors import InvalidTransition, NotPermitted, ValidationFailed
 from reviews.models import (
     Appeal,
+    AuditEvent,
     Determination,
     Evaluation,
     InformationRequest,
@@ -20,7 +21,7 @@ from reviews.models import (
     Role,
     Status,
 )
-from reviews.transitions import request_transition
+from reviews.transitions import can_transition, request_transition
 
 # Sent after the commit of every determination: the FHIR subscription notifier listens.
 request_decided = django.dispatch.Signal()  # kwargs: request_id, determination_id
@@ -95,6 +96,29 @@ def _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_
         )
 
 
+# What a reviewer does on a case that makes them part of its review. Reading it is not.
+PARTICIPATION_ACTIONS = frozenset(
+    {"assigned", "status_changed", "information_requested", "peer_to_peer_recorded"}
+)
+
+
+def _took_part_in_review(pa_request: PriorAuthRequest, actor, *, before: datetime) -> bool:
+    """Whether `actor` decided the request, or worked on it before the appeal was filed:
+    claimed it, moved it, asked for information, wrote a note or held the peer-to-peer."""
+    return (
+        Determination.objects.filter(request=pa_request, decided_by=actor).exists()
+        or ReviewNote.objects.filter(
+            request=pa_request, author=actor, created_at__lt=before
+        ).exists()
+        or AuditEvent.objects.filter(
+            request_id_ref=pa_request.pk,
+            actor=actor,
+            action__in=PARTICIPATION_ACTIONS,
+            occurred_at__lt=before,
+        ).exists()
+    )
+
+
 def _snapshot(evaluation: Evaluation | None) -> dict:
     if evaluation is None:
         return {}
@@ -141,6 +165,13 @@ def determination_record(
     """
     role = _actor_role(actor)
     reasons = list(reasons or [])
+    if role not in (Role.ENGINE, Role.NURSE, Role.PHYSICIAN):
+        raise NotPermitted("Only reviewers may record a determination.")
+    if role in (Role.ENGINE, Role.NURSE) and outcome in ADVERSE:
+        # DESIGN rule 1: no automated denial; only a physician issues an adverse determination.
+        raise NotPermitted(
+            "Only a physician reviewer may deny or partially approve; escalate the case."
+        )
     if outcome not in OUTCOME_STATUS:
         raise ValidationFailed(f"Unknown outcome '{outcome}'.", fields={"outcome": ["Unknown."]})
     if outcome in ADVERSE:
@@ -157,16 +188,16 @@ def determination_record(
         _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes)
 
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    if not can_transition(locked.status, OUTCOME_STATUS[outcome]):
+        # Decided or moved by someone else meanwhile: a conflict (409), not a permission problem.
+        raise InvalidTransition(from_status=locked.status, to_status=OUTCOME_STATUS[outcome])
     _check_outcome_allowed(role, outcome, locked.status)
     if locked.status == Status.APPEAL:
         appeal = appeal or locked.appeals.filter(status=Appeal.AppealStatus.OPEN).first()
         if appeal is None:
             raise ValidationFailed("No open appeal on this request.")
         # DESIGN rule 4: the appeal is decided by a physician who took no part in the decision.
-        if (
-            role != Role.PHYSICIAN
-            or Determination.objects.filter(request=locked, decided_by=actor).exists()
-        ):
+        if role != Role.PHYSICIAN or _took_part_in_review(locked, actor, before=appeal.filed_at):
             raise NotPermitted(
                 "An appeal must be decided by a physician who took no part in the original decision."
             )
