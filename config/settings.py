@@ -124,6 +124,8 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 # the whole office out after one person's typos, so lockout is per account.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
+# A plain page that says the account is locked and for how long (reviews/web/views.py).
+AXES_LOCKOUT_CALLABLE = "reviews.web.views.locked_out"
 
 # Sessions on screens that show patient data: short, sliding, ended with the browser.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(15 * 60)))
@@ -212,7 +214,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "lamina")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang intake when Redis is down: fail fast, the sweep re-enqueues later.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    # An unacknowledged message (its worker died) is redelivered after this many seconds; the
+    # sweep re-enqueues stale requests sooner, and a second delivery is a no-op.
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
     "max_retries": 1,

@@ -134,7 +134,9 @@ def post_json(client: APIClient, url: str, body, key: str | None = None, **extra
 class Worker:
     """A `celery worker` process on the test database and a queue of its own."""
 
-    def __init__(self, queue: str, database_name: str, concurrency: int = 2):
+    def __init__(
+        self, queue: str, database_name: str, concurrency: int = 2, broker_url: str | None = None
+    ):
         self.queue = queue
         env = dict(os.environ)
         db = settings.DATABASES["default"]
@@ -142,7 +144,7 @@ class Worker:
             f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{database_name}"
         )
-        env["REDIS_URL"] = settings.REDIS_URL
+        env["REDIS_URL"] = broker_url or settings.REDIS_URL
         env["CELERY_QUEUE"] = queue
         env["PYTHONUNBUFFERED"] = "1"
         self.log = Path(tempfile.gettempdir()) / f"lamina-worker-{queue}-{time.time_ns()}.log"
@@ -218,8 +220,8 @@ def start_worker(transactional_db, worker_queue):
 
     workers: list[Worker] = []
 
-    def start(concurrency: int = 2) -> Worker:
-        worker = Worker(worker_queue, connection.settings_dict["NAME"], concurrency)
+    def start(concurrency: int = 2, broker_url: str | None = None) -> Worker:
+        worker = Worker(worker_queue, connection.settings_dict["NAME"], concurrency, broker_url)
         workers.append(worker)
         return worker
 

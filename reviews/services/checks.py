@@ -1,12 +1,13 @@
 """The evidence checks: criteria, history, documentation and notes, then the recommendation acts."""
 
+import json
 from datetime import date
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from reviews.audit import audit_record
+from reviews.audit import audit_record, canonical
 from reviews.models import (
     OPEN_STATUSES,
     Evaluation,
@@ -122,7 +123,8 @@ def _evaluate_criteria(pa_request: PriorAuthRequest, review_date: date):
         return None, {}, None
     facts = facts_for_request(pa_request, review_date=review_date)
     outcome = evaluate(version.content, facts, review_date=review_date)
-    return version, facts, outcome.to_dict()
+    # Stored as JSON: dates become ISO strings, which the engine reads back on replay.
+    return version, json.loads(canonical(facts)), json.loads(canonical(outcome.to_dict()))
 
 
 def _note_conflicts(pa_request: PriorAuthRequest) -> list[dict]:
