@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "reviews",
     "pas",
     "notes",
+    "benchfloor",  # the benchmark's framework-plus-database floor (bench/)
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "reviews.api.errors.lamina_exception_handler",
+    # Per provider token; 429 with Retry-After beyond the rate (reviews/api/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["reviews.api.throttling.ProviderTokenThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "provider": os.environ.get("PROVIDER_RATE_LIMIT", "600/min"),
     },

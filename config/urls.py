@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("reviews.api.urls")),
+    path("api/v1/_floor/", include("benchfloor.urls")),
     path("fhir/", include("pas.urls")),
     path("", include("reviews.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The framework-plus-database floor the intake benchmark compares against (bench/)."""
