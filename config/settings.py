@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set that several fields share (service.spinal_region, imaging.region).
+    "ENUM_NAME_OVERRIDES": {"SpinalRegionEnum": "reviews.api.serializers.SPINAL_REGIONS"},
 }
 
 # --- Celery -----------------------------------------------------------------------------------
