@@ -224,9 +224,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
-    "max_retries": 1,
+    "max_retries": 0,  # fail the publish at once; the sweep re-enqueues
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Tasks report through the database, not through results: publishing then never touches the
+# result backend (which would retry its own connection for many seconds when Redis is down).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "sweep-unchecked-requests": {
         "task": "reviews.tasks.sweep_unchecked_requests",
