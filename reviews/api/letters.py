@@ -1,0 +1,94 @@
+"""Provider API: the determination letters of a request, as JSON or PDF.
+
+A provider reads only its own organization's requests (another's is a 404, DESIGN rule 7);
+reviewers and auditors read all. Every read of a letter is an audit event.
+"""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviews.letters import (
+    letter_context,
+    letter_filename,
+    letter_json,
+    letter_pdf,
+    letter_viewed,
+)
+from reviews.models import Determination
+from reviews.selectors import request_get_for
+
+
+class PdfRenderer(BaseRenderer):
+    """Lets ?format=pdf and Accept: application/pdf select the PDF; the view writes the bytes."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+def _links(request, determination: Determination) -> dict:
+    url = reverse(
+        "api-letter",
+        kwargs={"request_id": determination.request_id, "determination_id": determination.pk},
+    )
+    return {
+        "self": request.build_absolute_uri(url),
+        "pdf": request.build_absolute_uri(url + "?format=pdf"),
+    }
+
+
+class LetterListApi(APIView):
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request, request_id):
+        pa_request = request_get_for(user=request.user, request_id=request_id)
+        determinations = Determination.objects.filter(request=pa_request).order_by(
+            "decided_at", "pk"
+        )
+        return Response(
+            {
+                "request_id": pa_request.pk,
+                "reference": pa_request.reference,
+                "results": [
+                    {
+                        "determination_id": d.pk,
+                        "kind": d.kind,
+                        "outcome": d.outcome,
+                        "decided_at": d.decided_at.isoformat(),
+                        "links": _links(request, d),
+                    }
+                    for d in determinations
+                ],
+            }
+        )
+
+
+class LetterDetailApi(APIView):
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    def get(self, request, request_id, determination_id, format=None):
+        pa_request = request_get_for(user=request.user, request_id=request_id)
+        determination = get_object_or_404(
+            Determination.objects.select_related(
+                "request__member", "request__organization", "policy_version__policy"
+            ),
+            pk=determination_id,
+            request=pa_request,
+        )
+        context = letter_context(determination)
+        if request.accepted_renderer.format == "pdf":
+            body = letter_pdf(context)
+            letter_viewed(determination=determination, actor=request.user, fmt="pdf", channel="api")
+            response = HttpResponse(body, content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{letter_filename(context)}"'
+            return response
+        letter_viewed(determination=determination, actor=request.user, fmt="json", channel="api")
+        return Response({**letter_json(context), "links": _links(request, determination)})

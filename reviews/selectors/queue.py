@@ -1,0 +1,286 @@
+"""Reads for the reviewers' queue and the case page.
+
+The queue page runs a fixed number of queries whatever the queue length: one count, one page of
+rows with their member, organization and assignee joined in. Clock badges are computed from
+due_at at render time, not only read from the stored mark (which the beat task refreshes each
+minute).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from reviews.clocks import clock_state_at
+from reviews.models import (
+    REVIEW_STATUSES,
+    AuditEvent,
+    Determination,
+    Evaluation,
+    InformationRequest,
+    PriorAuthRequest,
+    ReviewNote,
+    Role,
+    Status,
+)
+from reviews.selectors import request_list_for
+from reviews.services.assignments import QUEUE_OF_ROLE
+
+QUEUE_PAGE_SIZE = 25
+# Auditors and plan administrators read every case under review; they act on none.
+READ_ONLY_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
+WEB_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN}) | READ_ONLY_ROLES
+ACTING_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN})
+
+_REFERENCE = re.compile(r"^\s*(?:PA-?)?0*(\d{1,18})\s*$", re.IGNORECASE)
+
+
+def queue_statuses_for(*, user) -> list[str]:
+    """The statuses whose cases await this user's role, in the order a reviewer works them."""
+    role = user.role
+    if role in READ_ONLY_ROLES:
+        statuses = set(REVIEW_STATUSES)
+    else:
+        statuses = set(QUEUE_OF_ROLE.get(role, set()))
+    order = [Status.PHYSICIAN_REVIEW, Status.APPEAL, Status.NURSE_REVIEW]
+    return [s.value for s in order if s in statuses]
+
+
+@dataclass
+class QueueFilters:
+    status: str = ""
+    family: str = ""
+    urgency: str = ""
+    assigned: str = ""  # "" | "me" | "unassigned"
+    q: str = ""
+    page: str = "1"
+
+    @classmethod
+    def from_query(cls, query) -> "QueueFilters":
+        return cls(
+            status=query.get("status", "").strip(),
+            family=query.get("family", "").strip(),
+            urgency=query.get("urgency", "").strip(),
+            assigned=query.get("assigned", "").strip(),
+            q=query.get("q", "").strip()[:100],
+            page=query.get("page", "1").strip() or "1",
+        )
+
+    def as_query(self) -> dict[str, str]:
+        """The filters (without the page) for pagination links."""
+        values = {
+            "status": self.status,
+            "family": self.family,
+            "urgency": self.urgency,
+            "assigned": self.assigned,
+            "q": self.q,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def _search(queryset: QuerySet, text: str) -> QuerySet:
+    """A request id (PA-00000012 or 12) or a member id (exact, any case)."""
+    condition = Q(member__member_id__iexact=text)
+    match = _REFERENCE.match(text)
+    if match:
+        number = int(match.group(1))
+        if number < 2**63:
+            condition |= Q(pk=number)
+    return queryset.filter(condition)
+
+
+def queue_list_for(*, user, filters: QueueFilters) -> QuerySet[PriorAuthRequest]:
+    """The cases awaiting the user's role, filtered, most urgent (earliest due) first."""
+    statuses = queue_statuses_for(user=user)
+    queryset = request_list_for(user=user).filter(status__in=statuses)
+    if filters.status in statuses:
+        queryset = queryset.filter(status=filters.status)
+    if filters.family:
+        # "none" selects the requests no Lamina policy covers (procedure_family == "").
+        queryset = queryset.filter(
+            procedure_family="" if filters.family == "none" else filters.family
+        )
+    if filters.urgency:
+        queryset = queryset.filter(urgency=filters.urgency)
+    if filters.assigned == "me":
+        queryset = queryset.filter(assigned_to=user)
+    elif filters.assigned == "unassigned":
+        queryset = queryset.filter(assigned_to__isnull=True)
+    if filters.q:
+        queryset = _search(queryset, filters.q)
+    return queryset.order_by("due_at", "pk")
+
+
+@dataclass
+class QueueRow:
+    pa_request: PriorAuthRequest
+    clock: str
+    age: str
+    can_claim: bool
+    can_release: bool
+    family_label: str
+    error: str = ""
+
+
+def _age(received_at: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - received_at).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {rest // 60}m"
+    return f"{rest // 60}m"
+
+
+def family_label(family: str) -> str:
+    from criteria.models import Family
+
+    if not family:
+        return "No Lamina policy"
+    return dict(Family.choices).get(family, family.replace("_", " "))
+
+
+def queue_row(*, pa_request: PriorAuthRequest, user, now: datetime | None = None, error: str = ""):
+    """One row as the queue shows it: live clock badge, age, and what the user may do with it."""
+    now = now or timezone.now()
+    acting = user.role in ACTING_ROLES and pa_request.status in QUEUE_OF_ROLE.get(user.role, set())
+    return QueueRow(
+        pa_request=pa_request,
+        clock=clock_state_at(received_at=pa_request.received_at, due_at=pa_request.due_at, now=now),
+        age=_age(pa_request.received_at, now),
+        can_claim=acting and pa_request.assigned_to_id is None,
+        can_release=acting and pa_request.assigned_to_id == user.pk,
+        family_label=family_label(pa_request.procedure_family),
+        error=error,
+    )
+
+
+def queue_page_for(*, user, filters: QueueFilters, page_size: int = QUEUE_PAGE_SIZE) -> Page:
+    """One page of the queue; page.object_list holds QueueRow items."""
+    paginator = Paginator(queue_list_for(user=user, filters=filters), page_size)
+    page = paginator.get_page(filters.page)
+    now = timezone.now()
+    page.object_list = [queue_row(pa_request=r, user=user, now=now) for r in page.object_list]
+    return page
+
+
+# --- The case page ------------------------------------------------------------------------------
+
+ANSWER_GROUPS = (
+    ("not_met", "Not met"),
+    ("insufficient_information", "Insufficient information"),
+    ("met", "Met"),
+    ("not_applicable", "Not applicable or waived"),
+)
+
+
+def case_get_for(*, user, request_id) -> PriorAuthRequest:
+    """The case, read through the same scoping as every other read (404 when not visible)."""
+    from reviews.selectors import request_get_for
+
+    return request_get_for(user=user, request_id=request_id)
+
+
+def latest_evaluation(*, pa_request: PriorAuthRequest) -> Evaluation | None:
+    return (
+        Evaluation.objects.filter(request=pa_request)
+        .select_related("policy_version__policy")
+        .order_by("-round")
+        .first()
+    )
+
+
+def criteria_groups(evaluation: Evaluation | None) -> list[dict]:
+    """The evaluation's criteria results grouped not met / insufficient / met, for display."""
+    if evaluation is None:
+        return []
+    groups = []
+    for answer, label in ANSWER_GROUPS:
+        items = [r for r in evaluation.trace if r.get("answer") == answer]
+        groups.append({"answer": answer, "label": label, "results": items})
+    return groups
+
+
+def criterion_choices(evaluation: Evaluation | None, *answers: str) -> list[dict]:
+    """Criteria with the given answers, as {"id", "statement", "answer"} for a reviewer to pick."""
+    if evaluation is None:
+        return []
+    return [
+        {"id": r.get("id", ""), "statement": r.get("statement", ""), "answer": r.get("answer")}
+        for r in evaluation.trace
+        if r.get("answer") in answers and r.get("id")
+    ]
+
+
+def _first_fact(result: dict) -> str:
+    facts = result.get("facts")
+    if isinstance(facts, dict) and facts:
+        return next(iter(facts))
+    if isinstance(facts, list) and facts:
+        first = facts[0]
+        if isinstance(first, dict):
+            return str(first.get("fact") or first.get("name") or "")
+        return str(first)
+    return ""
+
+
+def information_choices(evaluation: Evaluation | None) -> list[dict]:
+    """What a reviewer may ask the provider for: the evaluation's missing items, then the criteria
+    not met or lacking information. Each: {"key", "label", "item"} where item is what
+    request_information_ask stores ({"field", "why", "criterion"})."""
+    if evaluation is None:
+        return []
+    choices = []
+    seen = set()
+    for index, missing in enumerate(evaluation.missing_information or []):
+        item = {
+            "field": str(missing.get("field") or missing.get("fact") or ""),
+            "why": str(missing.get("why") or ""),
+            "criterion": str(missing.get("criterion") or ""),
+        }
+        seen.add(item["criterion"])
+        choices.append(
+            {"key": f"m{index}", "label": f"{item['field']}: {item['why']}", "item": item}
+        )
+    for result in evaluation.trace:
+        criterion = result.get("id") or ""
+        if result.get("answer") not in {"not_met", "insufficient_information"} or not criterion:
+            continue
+        if criterion in seen:
+            continue
+        item = {
+            "field": _first_fact(result) or criterion,
+            "why": str(result.get("statement") or ""),
+            "criterion": criterion,
+        }
+        choices.append(
+            {"key": f"c:{criterion}", "label": f"{criterion}: {item['why']}", "item": item}
+        )
+    return choices
+
+
+def case_timeline(*, pa_request: PriorAuthRequest) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(request_id_ref=pa_request.pk).order_by("id")
+
+
+def case_related(*, pa_request: PriorAuthRequest) -> dict:
+    """Everything else the case page shows next to the request itself."""
+    return {
+        "lines": list(pa_request.lines.all()),
+        "review_notes": list(
+            ReviewNote.objects.filter(request=pa_request).select_related("author")
+        ),
+        "information_requests": list(
+            InformationRequest.objects.filter(request=pa_request).select_related("requested_by")
+        ),
+        "determinations": list(
+            Determination.objects.filter(request=pa_request)
+            .select_related("decided_by", "policy_version__policy")
+            .order_by("decided_at", "pk")
+        ),
+        "timeline": list(case_timeline(pa_request=pa_request)),
+    }

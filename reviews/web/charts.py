@@ -1,0 +1,109 @@
+"""Chart geometry for the dashboard, computed here and drawn as inline SVG by the templates.
+
+No chart library and no CDN: payer networks that hold patient data are often closed, and a
+few rectangles need none.
+"""
+
+import math
+
+SHARE_COLORS = {
+    "approved": "#067647",
+    "pended": "#b54708",
+    "in_review": "#1f5f99",
+    "denied": "#b42318",
+    "on_time": "#067647",
+    "late": "#b42318",
+    "open_overdue": "#7a271a",
+}
+
+
+def _nice_max(value: float) -> int:
+    """The smallest 1/2/5 x 10^n at or above value, so the axis reads in round numbers."""
+    if value <= 0:
+        return 1
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        candidate = step * 10**exponent
+        if candidate >= value:
+            return int(max(1, candidate))
+    return int(10 ** (exponent + 1))
+
+
+def column_chart(points: list[tuple[str, int]], *, width=640, height=220, label_every=1) -> dict:
+    """Vertical bars, one per (label, value), with a y axis of four ticks."""
+    left, bottom, top = 36, 34, 10
+    plot_w, plot_h = width - left - 8, height - bottom - top
+    top_value = _nice_max(max((v for _, v in points), default=0))
+    slot = plot_w / max(1, len(points))
+    bars = []
+    for i, (label, value) in enumerate(points):
+        h = plot_h * value / top_value
+        bars.append(
+            {
+                "x": round(left + i * slot + slot * 0.15, 1),
+                "y": round(top + plot_h - h, 1),
+                "w": round(slot * 0.7, 1),
+                "h": round(h, 1),
+                "label": label,
+                "value": value,
+                "show_label": i % label_every == 0,
+                "label_x": round(left + i * slot + slot / 2, 1),
+            }
+        )
+    ticks = [
+        {"y": round(top + plot_h - plot_h * f, 1), "value": round(top_value * f)}
+        for f in (0, 0.25, 0.5, 0.75, 1)
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "ticks": ticks,
+        "left": left,
+        "right": width - 8,
+        "baseline": top + plot_h,
+        "label_y": height - bottom + 16,
+    }
+
+
+def stacked_rows(rows: list[dict], keys: list[tuple[str, str]], *, width=640, row_h=26) -> dict:
+    """Horizontal 100 % bars, one per row ({"label", "counts": {key: n}}), segments per key."""
+    label_w, gap = 190, 10
+    bar_w = width - label_w - 60
+    out = []
+    for i, row in enumerate(rows):
+        total = sum(row["counts"].get(k, 0) for k, _ in keys)
+        x = label_w
+        segments = []
+        for key, key_label in keys:
+            count = row["counts"].get(key, 0)
+            w = bar_w * count / total if total else 0
+            if w:
+                segments.append(
+                    {
+                        "x": round(x, 1),
+                        "w": round(w, 1),
+                        "color": SHARE_COLORS.get(key, "#888"),
+                        "title": f"{key_label}: {count} of {total} ({round(100 * count / total)} %)",
+                        "percent": round(100 * count / total),
+                    }
+                )
+            x += w
+        out.append(
+            {
+                "y": i * (row_h + gap),
+                "label": row["label"],
+                "total": total,
+                "segments": segments,
+                "text_y": i * (row_h + gap) + row_h * 0.68,
+            }
+        )
+    return {
+        "width": width,
+        "height": max(row_h, len(rows) * (row_h + gap)),
+        "row_h": row_h,
+        "label_w": label_w,
+        "total_x": label_w + bar_w + 8,
+        "rows": out,
+        "legend": [{"label": lbl, "color": SHARE_COLORS.get(k, "#888")} for k, lbl in keys],
+    }
