@@ -1,0 +1,281 @@
+"""The auditors' read-only API: a request's history, determination search and export, metrics.
+
+Every view is GET only (any other method is a 405) and for auditors and plan administrators
+(anyone else a 403; a request outside the reader's scope a 404 first). Reading a request's
+history and exporting determinations are themselves audit events.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviews.audit import audit_record
+from reviews.selectors.audit import (
+    EXPORT_HEADER,
+    audit_request_get_for,
+    auditor_require,
+    determination_export_rows,
+    determination_search,
+    letter_path,
+    request_history,
+)
+from reviews.selectors.metrics import CSV_HEADER, metrics_for_period
+from reviews.web.audit_forms import DeterminationSearchForm, PeriodForm, valid_or_400
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def csv_response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class _AuditApi(APIView):
+    # The history view checks the request's scope first (a 404 outside it), then the role.
+    scoped_by_request = False
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not self.scoped_by_request:
+            auditor_require(request.user)
+
+
+class _CsvApi(_AuditApi):
+    def perform_content_negotiation(self, request, force=False):
+        # The body is CSV whatever the Accept header says; only errors are rendered (as JSON).
+        return super().perform_content_negotiation(request, force=True)
+
+
+def _user(user) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _version(version) -> dict | None:
+    if version is None:
+        return None
+    return {"label": version.label, "checksum": version.checksum, "id": version.pk}
+
+
+def history_output(history) -> dict:
+    pa_request = history.request
+    return {
+        "request": {
+            "id": pa_request.pk,
+            "reference": pa_request.reference,
+            "organization": {
+                "id": pa_request.organization_id,
+                "name": pa_request.organization.name,
+            },
+            "member_id": pa_request.member.member_id,
+            "requesting_provider_npi": pa_request.requesting_provider_npi,
+            "urgency": pa_request.urgency,
+            "line_of_business": pa_request.line_of_business,
+            "channel": pa_request.channel,
+            "procedure_family": pa_request.procedure_family,
+            "cpt_codes": pa_request.cpt_codes,
+            "status": pa_request.status,
+            "received_at": _iso(pa_request.received_at),
+            "due_at": _iso(pa_request.due_at),
+            "decided_at": _iso(pa_request.decided_at),
+        },
+        "timeline": [
+            {
+                "id": e.pk,
+                "occurred_at": _iso(e.occurred_at),
+                "actor": e.actor_label,
+                "role": e.role,
+                "source_ip": e.source_ip,
+                "action": e.action,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "data": e.data,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in history.events
+        ],
+        "evaluations": [
+            {
+                "id": ev.pk,
+                "round": ev.round,
+                "policy_version": _version(ev.policy_version),
+                "profile": ev.profile,
+                "review_date": _iso(ev.review_date),
+                "recommendation": ev.recommendation,
+                "reasons": ev.reasons,
+                "missing_information": ev.missing_information,
+                "trace": ev.trace,
+                "history_checks": ev.history_checks,
+                "documentation": ev.documentation,
+                "note_conflicts": ev.note_conflicts,
+                "created_at": _iso(ev.created_at),
+            }
+            for ev in history.evaluations
+        ],
+        "information_requests": [
+            {
+                "id": ir.pk,
+                "requested_by": _user(ir.requested_by) or ir.requested_by_role,
+                "role": ir.requested_by_role,
+                "items": ir.items,
+                "requested_at": _iso(ir.requested_at),
+                "answered_at": _iso(ir.answered_at),
+                "answer": ir.answer,
+            }
+            for ir in history.information_requests
+        ],
+        "notes": [
+            {
+                "id": n.pk,
+                "kind": n.kind,
+                "author": _user(n.author),
+                "role": n.author_role,
+                "counterpart": n.counterpart,
+                "occurred_at": _iso(n.occurred_at),
+                "created_at": _iso(n.created_at),
+                "text": n.text,
+            }
+            for n in history.notes
+        ],
+        "determinations": [
+            {
+                "id": d.pk,
+                "kind": d.kind,
+                "outcome": d.outcome,
+                "decided_at": _iso(d.decided_at),
+                "decided_by": _user(d.decided_by) or "engine",
+                "decided_by_role": d.decided_by_role,
+                "reasons": d.reasons,
+                "rationale": d.rationale,
+                "policy_version": _version(d.policy_version),
+                "evaluation_id": d.evaluation_id,
+                "evaluation_snapshot": d.evaluation_snapshot,
+                "authorization_number": d.authorization_number,
+                "approved_cpt_codes": d.approved_cpt_codes,
+                "approved_units": d.approved_units,
+                "approved_levels": d.approved_levels,
+                "valid_from": _iso(d.valid_from),
+                "valid_to": _iso(d.valid_to),
+                "appeal_id": d.appeal_id,
+                "appeal_result": d.appeal_result,
+                "review_extended": d.review_extended,
+                "letter": letter_path(pa_request.pk, d.pk) if d.outcome != "withdrawn" else None,
+            }
+            for d in history.determinations
+        ],
+        "appeals": [
+            {
+                "id": a.pk,
+                "original_determination_id": a.original_determination_id,
+                "filed_by": _user(a.filed_by),
+                "urgency": a.urgency,
+                "status": a.status,
+                "filed_at": _iso(a.filed_at),
+                "due_at": _iso(a.due_at),
+                "reason": a.reason,
+            }
+            for a in history.appeals
+        ],
+    }
+
+
+class AuditRequestHistoryApi(_AuditApi):
+    scoped_by_request = True
+
+    def get(self, request, request_id):
+        pa_request = audit_request_get_for(user=request.user, request_id=request_id)
+        audit_record(
+            action="history_viewed", subject=pa_request, actor=request.user, data={"via": "api"}
+        )
+        return Response(history_output(request_history(pa_request=pa_request)))
+
+
+class DeterminationPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class AuditDeterminationListApi(_AuditApi):
+    def get(self, request):
+        form = valid_or_400(DeterminationSearchForm(request.query_params))
+        queryset = determination_search(filters=form.filters())
+        paginator = DeterminationPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(
+            [
+                {
+                    "id": d.pk,
+                    "request_id": d.request_id,
+                    "reference": d.request.reference,
+                    "kind": d.kind,
+                    "outcome": d.outcome,
+                    "decided_at": _iso(d.decided_at),
+                    "decided_by": _user(d.decided_by) or "engine",
+                    "decided_by_role": d.decided_by_role,
+                    "procedure_family": d.request.procedure_family,
+                    "urgency": d.request.urgency,
+                    "organization": d.request.organization.name,
+                    "policy_version": d.policy_version.label if d.policy_version else None,
+                    "authorization_number": d.authorization_number,
+                    "appeal_result": d.appeal_result,
+                    "review_extended": d.review_extended,
+                }
+                for d in page
+            ]
+        )
+
+
+class AuditDeterminationCsvApi(_CsvApi):
+    def get(self, request):
+        form = valid_or_400(DeterminationSearchForm(request.query_params))
+        filters = form.filters()
+        # Who exported what: the filters, not the rows.
+        audit_record(
+            action="determinations_exported",
+            actor=request.user,
+            subject_type="determination",
+            data={k: v for k, v in form.cleaned_data.items() if v not in (None, "")},
+        )
+        rows = determination_export_rows(determination_search(filters=filters))
+        stamp = timezone.localdate().isoformat()
+        return csv_response(csv_stream(EXPORT_HEADER, rows), f"lamina-determinations-{stamp}.csv")
+
+
+class AuditMetricsApi(_AuditApi):
+    def get(self, request):
+        start, end = valid_or_400(PeriodForm(request.query_params)).period()
+        return Response(metrics_for_period(start=start, end=end).as_dict())
+
+
+class AuditMetricsCsvApi(_CsvApi):
+    def get(self, request):
+        start, end = valid_or_400(PeriodForm(request.query_params)).period()
+        report = metrics_for_period(start=start, end=end)
+        return csv_response(
+            csv_stream(CSV_HEADER, (row.as_csv_row() for row in report.rows)),
+            f"lamina-metrics-{start.isoformat()}-{end.isoformat()}.csv",
+        )
