@@ -1,6 +1,6 @@
 """One error shape for the API: {"code", "message", "fields"}."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -48,6 +48,9 @@ def lamina_exception_handler(exc, context):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE before the parser sees it.
+        exc = PayloadTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -346,11 +346,29 @@ class LabValueField(serializers.Field):
         return value
 
 
+class IndexedListSerializer(serializers.ListSerializer):
+    """Errors of a list of objects as a list (`imaging[0].date`), like IndexedListField."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict) and detail and all(isinstance(k, int) for k in detail):
+                raise serializers.ValidationError(
+                    [detail.get(index, {}) for index in range(len(data))]
+                ) from exc
+            raise
+
+
 # --- Strict input base --------------------------------------------------------------------------
 
 
 class StrictInput(serializers.Serializer):
     """Refuses keys it does not know, listing each one under its own path."""
+
+    class Meta:
+        list_serializer_class = IndexedListSerializer
 
     def to_internal_value(self, data):
         errors: dict[str, Any] = {}
