@@ -1,1 +1,23 @@
-urlpatterns: list = []
+"""FHIR routes, mounted at /fhir/."""
+
+from django.urls import path
+
+from pas import views
+
+urlpatterns = [
+    path("metadata", views.MetadataApi.as_view(), name="fhir-metadata"),
+    path("Claim/$submit", views.ClaimSubmitApi.as_view(), name="fhir-claim-submit"),
+    path("Claim/$inquire", views.ClaimInquireApi.as_view(), name="fhir-claim-inquire"),
+    path("Questionnaire", views.QuestionnaireListApi.as_view(), name="fhir-questionnaire-list"),
+    path(
+        "Questionnaire/<str:questionnaire_id>",
+        views.QuestionnaireDetailApi.as_view(),
+        name="fhir-questionnaire",
+    ),
+    path("Subscription", views.SubscriptionCreateApi.as_view(), name="fhir-subscription-create"),
+    path(
+        "Subscription/<str:subscription_id>",
+        views.SubscriptionDetailApi.as_view(),
+        name="fhir-subscription",
+    ),
+]

@@ -1,0 +1,84 @@
+"""GET /fhir/metadata: what Lamina's FHIR endpoint supports."""
+
+from django.utils import timezone
+
+from pas.fhir import BACKPORT, FHIR_JSON, LAMINA, PAS
+from pas.questionnaires import FAMILIES, questionnaire_canonical
+
+
+def capability_statement(base: str) -> dict:
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "lamina",
+        "url": f"{LAMINA}:capability-statement",
+        "version": "1",
+        "name": "LaminaPriorAuthorization",
+        "title": "Lamina prior authorization (Da Vinci PAS)",
+        "status": "active",
+        "date": timezone.localdate().isoformat(),
+        "publisher": "Lamina",
+        "description": (
+            "Prior authorization for spine procedures. Claim/$submit takes a PAS request Bundle "
+            "and answers with a PAS response Bundle (review action per item); Claim/$inquire "
+            "returns the current response; decisions on pended requests are pushed to R4 backport "
+            "rest-hook Subscriptions. Clinical facts travel in a QuestionnaireResponse answering "
+            "Lamina's Questionnaire for the procedure family."
+        ),
+        "kind": "instance",
+        "software": {"name": "Lamina"},
+        "implementation": {"description": "Lamina FHIR endpoint", "url": base.rstrip("/")},
+        "fhirVersion": "4.0.1",
+        "format": [FHIR_JSON, "json"],
+        "implementationGuide": [
+            f"{PAS}/ImplementationGuide/hl7.fhir.us.davinci-pas",
+            f"{BACKPORT}/ImplementationGuide/hl7.fhir.uv.subscriptions-backport",
+        ],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "description": (
+                        "Send `Authorization: Token <key>`: the key of a provider user, which "
+                        "belongs to one organization. Requests and subscriptions are scoped to it."
+                    ),
+                },
+                "resource": [
+                    {
+                        "type": "Claim",
+                        "supportedProfile": [f"{PAS}/StructureDefinition/profile-claim"],
+                        "operation": [
+                            {
+                                "name": "submit",
+                                "definition": f"{PAS}/OperationDefinition/Claim-submit",
+                            },
+                            {
+                                "name": "inquire",
+                                "definition": f"{PAS}/OperationDefinition/Claim-inquiry",
+                            },
+                        ],
+                    },
+                    {
+                        "type": "ClaimResponse",
+                        "supportedProfile": [f"{PAS}/StructureDefinition/profile-claimresponse"],
+                        "documentation": "Returned inside the $submit and $inquire response Bundles.",
+                    },
+                    {
+                        "type": "Questionnaire",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "documentation": "One per procedure family: "
+                        + ", ".join(questionnaire_canonical(f) for f in FAMILIES),
+                    },
+                    {
+                        "type": "QuestionnaireResponse",
+                        "documentation": "Read from Claim.supportingInfo (contained or in the Bundle).",
+                    },
+                    {
+                        "type": "Subscription",
+                        "supportedProfile": [f"{PAS}/StructureDefinition/profile-subscription"],
+                        "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}],
+                        "documentation": "rest-hook, application/fhir+json, full-resource payload.",
+                    },
+                ],
+            }
+        ],
+    }

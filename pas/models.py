@@ -1,0 +1,105 @@
+"""What the FHIR interface keeps beside the request itself.
+
+A ClaimRecord remembers how a request arrived through Claim/$submit (identifiers, item sequences)
+so the ClaimResponse can echo them and $inquire can find the request again. A Subscription is an
+organization's R4 backport rest-hook; each decision it is told about is a Notification, and every
+POST to the endpoint is a DeliveryAttempt.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class ClaimRecord(models.Model):
+    request = models.OneToOneField(
+        "reviews.PriorAuthRequest", on_delete=models.PROTECT, related_name="claim_record"
+    )
+    # Claim.identifier[0] (the PAS "patient event trace number"): the key $inquire matches on.
+    identifier_system = models.CharField(max_length=300, blank=True)
+    identifier_value = models.CharField(max_length=100, blank=True)
+    bundle_identifier = models.JSONField(null=True, blank=True)
+    claim_id = models.CharField(max_length=64, blank=True)
+    claim_type = models.CharField(max_length=20, blank=True)
+    patient_id = models.CharField(max_length=64, blank=True)
+    # The member id and the NPIs as read from the bundle: $inquire matches on them too.
+    member_id = models.CharField(max_length=64)
+    provider_npi = models.CharField(max_length=10, blank=True)
+    requestor_npi = models.CharField(max_length=10, blank=True)  # the Claim.provider's NPI
+    # [{"sequence": 1, "cpt_code": "22633", "trace_number": {...} | null, "quantity": 1}]
+    items = models.JSONField(default=list)
+    # The insurer and requestor resources as sent, echoed in every response bundle.
+    insurer = models.JSONField(null=True, blank=True)
+    requestor = models.JSONField(null=True, blank=True)
+    # The base URL the client used to reach Lamina's FHIR endpoints (for fullUrls in responses).
+    server_base = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["identifier_value"], name="pas_claim_identifier")]
+
+
+class Subscription(models.Model):
+    """An organization's rest-hook subscription to the PAS topic (R4 Subscriptions backport)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ERROR = "error", "Error"
+        OFF = "off", "Off"  # deleted by the organization: never notified again
+
+    organization = models.ForeignKey(
+        "reviews.Organization", on_delete=models.PROTECT, related_name="fhir_subscriptions"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    topic = models.CharField(max_length=300)
+    filter_criteria = models.CharField(max_length=300, blank=True)
+    endpoint = models.URLField(max_length=500)
+    # channel.header values sent with each notification (e.g. the subscriber's bearer token).
+    headers = models.JSONField(default=list, blank=True)
+    payload_content = models.CharField(max_length=20, default="full-resource")
+    reason = models.CharField(max_length=300, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    # The backport's events-since-subscription-start: each notification takes the next number.
+    events_count = models.PositiveIntegerField(default=0)
+    server_base = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "status"], name="pas_sub_org_status")]
+
+
+class Notification(models.Model):
+    """One decision to tell one subscriber about; delivered once, however many attempts it takes."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="notifications"
+    )
+    request = models.ForeignKey("reviews.PriorAuthRequest", on_delete=models.PROTECT)
+    determination = models.ForeignKey("reviews.Determination", on_delete=models.PROTECT)
+    event_number = models.PositiveIntegerField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # Set when the retries ran out: the subscriber learns the decision through $inquire.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "determination"], name="pas_notification_once"
+            )
+        ]
+
+
+class DeliveryAttempt(models.Model):
+    notification = models.ForeignKey(
+        Notification, on_delete=models.PROTECT, related_name="attempts"
+    )
+    attempt = models.PositiveIntegerField()  # 1 for the first POST, 2 for the first retry, ...
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["attempted_at", "pk"]

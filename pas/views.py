@@ -1,0 +1,255 @@
+"""The FHIR endpoints. Thin: read the body, call a service or selector, render FHIR JSON.
+
+Every refusal is an OperationOutcome with a 4xx: malformed JSON and non-conforming resources 400,
+a valid resource Lamina cannot accept (wrong use, missing Patient, invalid codes) 422, wrong
+content type 415, too large 413, unauthenticated 401, not a provider 403, not found 404.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.views import APIView
+
+from pas.capability import capability_statement
+from pas.fhir import (
+    ACCEPTED_CONTENT_TYPES,
+    FHIR_JSON,
+    FhirError,
+    fhir_response,
+    issue,
+    operation_outcome,
+)
+from pas.mapping import inquiry_keys, json_load, resource_validate
+from pas.questionnaires import FAMILIES, family_for_questionnaire_id, questionnaire
+from pas.responses import response_bundle
+from pas.selectors import claim_inquire_match, subscription_get_for
+from pas.services import (
+    checks_wait,
+    claim_submit,
+    subscription_create,
+    subscription_off,
+    subscription_resource,
+)
+from reviews.audit import audit_record
+from reviews.errors import LaminaError
+
+logger = logging.getLogger(__name__)
+
+
+class FhirJSONRenderer(BaseRenderer):
+    media_type = FHIR_JSON
+    format = "fhir+json"
+
+
+def _base(request) -> str:
+    return request.build_absolute_uri("/fhir/").rstrip("/")
+
+
+class FhirView(APIView):
+    """Token authentication; every error rendered as an OperationOutcome."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [FhirJSONRenderer, JSONRenderer]
+    parser_classes: list = []
+
+    def handle_exception(self, exc):
+        headers = {}
+        if isinstance(exc, FhirError):
+            return fhir_response(operation_outcome(exc.issues), exc.status, exc.headers)
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            status, code, headers = 401, "login", {"WWW-Authenticate": "Token"}
+        elif isinstance(exc, exceptions.PermissionDenied):
+            status, code = 403, "forbidden"
+        elif isinstance(exc, exceptions.NotAcceptable):
+            status, code = 406, "not-supported"
+            exc = exceptions.NotAcceptable("Lamina answers in application/fhir+json.")
+        elif isinstance(exc, exceptions.MethodNotAllowed):
+            status, code = 405, "not-supported"
+        elif isinstance(exc, exceptions.Throttled):
+            status, code = 429, "throttled"
+        elif isinstance(exc, Http404):
+            status, code = 404, "not-found"
+        elif isinstance(exc, LaminaError):
+            status, code = exc.status, "processing"
+            return fhir_response(operation_outcome([issue(exc.message, code=code)]), status)
+        elif isinstance(exc, RequestDataTooBig):
+            status, code = 413, "too-costly"
+            exc = exceptions.APIException("The request body is larger than Lamina accepts.")
+        elif isinstance(exc, exceptions.APIException):
+            status, code = exc.status_code, "processing"
+        else:
+            logger.exception("FHIR endpoint failed")
+            status, code = 500, "exception"
+            exc = exceptions.APIException("Lamina could not process the request.")
+        detail = getattr(exc, "detail", None) or str(exc) or "Not found."
+        return fhir_response(operation_outcome([issue(str(detail), code=code)]), status, headers)
+
+    def body(self, request, expected: str | tuple[str, ...]) -> dict:
+        """The request body as a validated FHIR resource of the expected type (as a dict)."""
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        if content_type not in ACCEPTED_CONTENT_TYPES:
+            raise FhirError(
+                415,
+                [
+                    issue(
+                        f"Send application/fhir+json (or application/json), not {content_type or 'no content type'}.",
+                        code="not-supported",
+                    )
+                ],
+            )
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) > settings.MAX_BODY_BYTES:
+            raise FhirError(
+                413, [issue("The request body is larger than Lamina accepts.", code="too-costly")]
+            )
+        try:
+            raw = request.body
+        except RequestDataTooBig as exc:
+            raise FhirError(
+                413, [issue("The request body is larger than Lamina accepts.", code="too-costly")]
+            ) from exc
+        if len(raw) > settings.MAX_BODY_BYTES:
+            raise FhirError(
+                413, [issue("The request body is larger than Lamina accepts.", code="too-costly")]
+            )
+        data = json_load(raw)
+        if (
+            isinstance(data, dict)
+            and data.get("resourceType") == "Parameters"
+            and "Parameters" not in ((expected,) if isinstance(expected, str) else expected)
+        ):
+            data = _operation_resource(data)
+        resource_validate(data, expected)
+        return data
+
+
+def _operation_resource(parameters: dict):
+    """An operation called with Parameters: its `resource` parameter is the resource."""
+    for parameter in parameters.get("parameter") or []:
+        if isinstance(parameter, dict) and parameter.get("name") == "resource":
+            return parameter.get("resource")
+    raise FhirError(
+        400,
+        [
+            issue(
+                "The Parameters carry no 'resource' parameter.",
+                expression="Parameters.parameter",
+                code="required",
+            )
+        ],
+    )
+
+
+class MetadataApi(FhirView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return fhir_response(capability_statement(_base(request)))
+
+
+class QuestionnaireListApi(FhirView):
+    """The Questionnaires carry no patient data: anyone may read them (as DTR clients do)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        base = _base(request)
+        entries = [questionnaire(f) for f in FAMILIES]
+        return fhir_response(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(entries),
+                "entry": [
+                    {
+                        "fullUrl": f"{base}/Questionnaire/{q['id']}",
+                        "resource": q,
+                        "search": {"mode": "match"},
+                    }
+                    for q in entries
+                ],
+            }
+        )
+
+
+class QuestionnaireDetailApi(FhirView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request, questionnaire_id: str):
+        family = family_for_questionnaire_id(questionnaire_id)
+        if family is None:
+            raise FhirError(
+                404,
+                [issue(f"No Questionnaire {questionnaire_id!r}.", code="not-found")],
+            )
+        return fhir_response(questionnaire(family))
+
+
+class ClaimSubmitApi(FhirView):
+    def post(self, request):
+        bundle = self.body(request, "Bundle")
+        pa_request = claim_submit(actor=request.user, bundle=bundle, base=_base(request))
+        # Answer within the guide's 15 seconds: the decision if the checks finish, else pended.
+        pa_request = checks_wait(pa_request, seconds=settings.FHIR_SUBMIT_WAIT_SECONDS)
+        return fhir_response(response_bundle(pa_request, base=_base(request)))
+
+
+class ClaimInquireApi(FhirView):
+    def post(self, request):
+        bundle = self.body(request, "Bundle")
+        keys = inquiry_keys(bundle)
+        pa_request = claim_inquire_match(user=request.user, keys=keys)
+        if pa_request is None:
+            raise FhirError(
+                404,
+                [
+                    issue(
+                        "No prior-authorization request of your organization matches the inquiry.",
+                        code="not-found",
+                    )
+                ],
+            )
+        audit_record(
+            action="request_viewed", subject=pa_request, actor=request.user, data={"via": "fhir"}
+        )
+        return fhir_response(response_bundle(pa_request, base=_base(request), inquiry=True))
+
+
+class SubscriptionCreateApi(FhirView):
+    def post(self, request):
+        resource = self.body(request, "Subscription")
+        subscription = subscription_create(
+            actor=request.user, resource=resource, base=_base(request)
+        )
+        return fhir_response(
+            subscription_resource(subscription),
+            201,
+            {"Location": f"{_base(request)}/Subscription/{subscription.pk}"},
+        )
+
+
+class SubscriptionDetailApi(FhirView):
+    def _get(self, request, subscription_id):
+        subscription = subscription_get_for(user=request.user, subscription_id=subscription_id)
+        if subscription is None:
+            raise FhirError(404, [issue("No such Subscription.", code="not-found")])
+        return subscription
+
+    def get(self, request, subscription_id: str):
+        return fhir_response(subscription_resource(self._get(request, subscription_id)))
+
+    def delete(self, request, subscription_id: str):
+        subscription = subscription_off(
+            actor=request.user, subscription=self._get(request, subscription_id)
+        )
+        return fhir_response(subscription_resource(subscription))
