@@ -840,14 +840,19 @@ class ServiceLineOutput(serializers.Serializer):
 
 
 class CitationOutput(serializers.Serializer):
-    source = serializers.CharField(help_text="The policy or guideline the criterion comes from.")
+    sources = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Ids of the policies and guidelines the criterion comes from (e.g. `L39240`).",
+    )
+    location = serializers.CharField(help_text="Where in the sources, when given.")
     quote = serializers.CharField(help_text="The words of the source, when quoted.")
 
 
 class CriterionResultOutput(serializers.Serializer):
     id = serializers.CharField(help_text="The criterion id, e.g. `ESI-05`.")
     answer = serializers.CharField(
-        help_text="met, not_met or insufficient_information (a fact it needs is unknown)."
+        help_text="met, not_met, insufficient_information (a fact it needs is unknown) or "
+        "not_applicable (waived by another criterion)."
     )
     decisive = serializers.BooleanField(
         help_text="Whether the criterion decides the outcome (advisory ones only inform)."
@@ -981,9 +986,13 @@ class RequestListPageOutput(serializers.Serializer):
 
 
 def _citation(value) -> dict:
-    if isinstance(value, dict):
-        return {"source": str(value.get("source") or ""), "quote": str(value.get("quote") or "")}
-    return {"source": str(value or ""), "quote": ""}
+    value = value if isinstance(value, dict) else {"location": str(value or "")}
+    sources = value.get("sources") or []
+    return {
+        "sources": [str(s) for s in (sources if isinstance(sources, list) else [sources])],
+        "location": str(value.get("location") or ""),
+        "quote": str(value.get("quote") or ""),
+    }
 
 
 class RequestDetailOutput(RequestListOutput):
