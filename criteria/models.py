@@ -5,6 +5,7 @@ set of criteria with parameters and citations, for one profile, effective from a
 an active version is always a new version (DESIGN rule 6): determinations pin the version they used.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -59,11 +60,47 @@ class PolicyVersion(models.Model):
             models.UniqueConstraint(
                 fields=["policy", "profile", "version"], name="policy_version_unique"
             ),
+            # At most one active version per family and profile: two concurrent activations
+            # cannot both win (the second fails on this index instead of leaving two in force).
+            models.UniqueConstraint(
+                fields=["policy", "profile"],
+                condition=models.Q(status="active"),
+                name="policy_one_active_per_profile",
+            ),
         ]
         ordering = ["policy__family", "profile", "-version"]
 
     def __str__(self) -> str:
         return f"{self.policy.family} {self.profile} v{self.version}"
+
+    # Fields an active or retired version never changes: determinations pin them (DESIGN rule 6).
+    FROZEN_FIELDS = ("policy_id", "version", "profile", "effective_from", "content", "checksum")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            stored = (
+                type(self)
+                .objects.filter(pk=self.pk)
+                .values("status", "effective_to", *self.FROZEN_FIELDS)
+                .first()
+            )
+            if stored is not None and stored["status"] != self.Status.DRAFT:
+                changed = [f for f in self.FROZEN_FIELDS if getattr(self, f) != stored[f]]
+                if changed:
+                    raise ValidationError(
+                        f"Policy version {self.label} is {stored['status']} and cannot be edited "
+                        f"({', '.join(changed)}); copy it as a new draft version instead."
+                    )
+                if stored["status"] == self.Status.RETIRED and self.status != self.Status.RETIRED:
+                    raise ValidationError(f"Policy version {self.label} is retired for good.")
+                if self.status == self.Status.DRAFT:
+                    raise ValidationError(f"Policy version {self.label} cannot return to draft.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.status != self.Status.DRAFT:
+            raise ValidationError(f"Policy version {self.label} is on the record and is kept.")
+        return super().delete(*args, **kwargs)
 
     @property
     def label(self) -> str:

@@ -35,6 +35,8 @@ def _f(type_: str, field: str, why: str) -> Fact:
     return Fact(type_, field, why)
 
 
+# clinical.red_flags.osteoporosis_or_chronic_steroids is accepted by the API but no criterion reads
+# it (VA-04 asks for osteoporosis care whatever the history), so it is not a fact.
 _RED_FLAG_WHY = {
     "cauda_equina": "whether there are signs of cauda equina syndrome",
     "fever": "whether the member has a fever",
@@ -47,7 +49,6 @@ _RED_FLAG_WHY = {
     "unexplained_weight_loss": "whether there is unexplained weight loss",
     "night_pain": "whether there is night or rest pain",
     "significant_trauma": "whether there was significant trauma",
-    "osteoporosis_or_chronic_steroids": "whether there is osteoporosis or chronic steroid use",
 }
 
 FACTS: dict[str, Fact] = {
