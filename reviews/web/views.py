@@ -29,7 +29,7 @@ from reviews.selectors.queue import (
 from reviews.web import charts
 from reviews.web.access import acting_reviewer, forbidden, reviewer_page
 from reviews.web.actions import ACTIONS, actions_for, build_form, perform, summary
-from reviews.web.clinical import clinical_sections
+from reviews.web.clinical import clinical_sections, label
 
 FAMILY_CHOICES = [(f.value, f.label) for f in Family if f != Family.GENERAL] + [
     ("none", "No Lamina policy")
@@ -117,6 +117,14 @@ def _case_context(request, pa_request) -> dict:
         ),
         "evaluation": evaluation,
         "criteria_groups": criteria_groups(evaluation),
+        "history_checks": [
+            {**h, "label": label(str(h.get("check", "")))}
+            for h in (evaluation.history_checks if evaluation else [])
+        ],
+        "documentation_checks": [
+            {**d, "label": label(str(d.get("item", "")))}
+            for d in (evaluation.documentation if evaluation else [])
+        ],
         "note_findings": findings_for_request(pa_request=pa_request),
         "actions": actions_for(user=user, pa_request=pa_request),
         "acting": user.role in ACTING_ROLES,

@@ -1,0 +1,168 @@
+"""Determination letters: the web page, the PDF and the provider API, all from one context."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from reviews.letters import letter_context
+from reviews.models import AuditEvent
+from reviews.services import determination_record, request_escalate, request_withdraw
+from tests.reviews.web.builders import review_case
+
+pytestmark = pytest.mark.django_db
+
+STATEMENT = "At least 4 weeks of conservative care in the current episode, failed."
+
+
+def denied(provider, nurse, physician):
+    case = review_case(provider)
+    request_escalate(pa_request=case, actor=nurse, note="Short therapy.")
+    return determination_record(
+        pa_request=case,
+        outcome="denied",
+        actor=physician,
+        reasons=[{"criterion": "ESI-03", "statement": STATEMENT}],
+        rationale="The records show 20 days of therapy; the policy asks for 28.",
+    )
+
+
+def test_denial_letter_says_why_under_which_policy_and_how_to_appeal(
+    nurse_client, nurse, physician, provider_a
+):
+    determination = denied(provider_a, nurse, physician)
+    case = determination.request
+    response = nurse_client.get(reverse("letter", args=[case.pk, determination.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your request is not approved" in html
+    assert STATEMENT in html
+    assert "The records show 20 days of therapy; the policy asks for 28." in html
+    assert "epidural_steroid_injection/baseline/v7" in html and "3f9a1c2be4d5" in html
+    assert "a physician reviewer (medical director)" in html
+    appeal_by = (determination.decided_at + timedelta(days=60)).strftime("%B %-d, %Y")
+    assert f"until <strong>{appeal_by}</strong>" in html
+    assert "Dana Whitfield" in html and "Priya Raman, MD" in html
+    event = AuditEvent.objects.get(action="letter_viewed", request_id_ref=case.pk)
+    assert event.data == {"channel": "web", "determination_id": determination.pk, "format": "html"}
+
+
+def test_approval_letter_has_the_authorization_and_no_appeal(nurse_client, nurse, provider_a):
+    case = review_case(provider_a)
+    determination = determination_record(pa_request=case, outcome="approved", actor=nurse)
+    context = letter_context(determination)
+    assert context["appeal"] is None and context["reasons"] == []
+    assert context["authorization"]["number"] == determination.authorization_number
+    html = nurse_client.get(reverse("letter", args=[case.pk, determination.pk])).content.decode()
+    assert "Your request is approved" in html
+    assert determination.authorization_number in html
+    assert "How to appeal" not in html
+    assert "a registered nurse reviewer" in html
+
+
+def test_partial_letter_marks_what_was_not_approved(nurse, physician, provider_a):
+    case = review_case(provider_a, levels=["L4-L5", "L5-S1"], units=2)
+    request_escalate(pa_request=case, actor=nurse, note="x")
+    determination = determination_record(
+        pa_request=case,
+        outcome="partially_approved",
+        actor=physician,
+        reasons=[{"criterion": "ESI-05", "statement": "Imaging shows a finding."}],
+        rationale="One level only.",
+        approved_levels=["L5-S1"],
+        approved_units=1,
+    )
+    context = letter_context(determination)
+    assert context["headline"] == "Your request is partly approved"
+    assert context["authorization"]["levels"] == ["L5-S1"]
+    assert context["reasons"] == [{"criterion": "ESI-05", "statement": "Imaging shows a finding."}]
+    assert context["appeal"]["window_days"] == 60
+
+
+def test_withdrawal_letter(provider_a):
+    case = review_case(provider_a)
+    request_withdraw(pa_request=case, actor=provider_a, reason="Patient improved.")
+    context = letter_context(case.determinations.get())
+    assert context["headline"] == "Your request was withdrawn"
+    assert context["appeal"] is None
+
+
+def test_letter_pdf_from_the_web(nurse_client, nurse, physician, provider_a):
+    determination = denied(provider_a, nurse, physician)
+    response = nurse_client.get(
+        reverse("letter_pdf", args=[determination.request_id, determination.pk])
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    assert "attachment;" in response["Content-Disposition"]
+    assert AuditEvent.objects.filter(action="letter_viewed", data__format="pdf").exists()
+
+
+def test_letter_of_another_request_is_404(nurse_client, nurse, physician, provider_a):
+    determination = denied(provider_a, nurse, physician)
+    other = review_case(provider_a)
+    assert nurse_client.get(reverse("letter", args=[other.pk, determination.pk])).status_code == 404
+
+
+def test_provider_cannot_open_the_web_letter(client, nurse, physician, provider_a):
+    from tests.reviews.web.conftest import signed_in
+
+    determination = denied(provider_a, nurse, physician)
+    url = reverse("letter", args=[determination.request_id, determination.pk])
+    assert signed_in(provider_a).get(url).status_code == 403
+
+
+# --- Provider API -------------------------------------------------------------------------------
+
+
+def test_provider_lists_and_reads_letters_through_the_api(api_a, nurse, physician, provider_a):
+    determination = denied(provider_a, nurse, physician)
+    case = determination.request
+    listing = api_a.get(f"/api/v1/requests/{case.pk}/letters/")
+    assert listing.status_code == 200
+    body = listing.json()
+    assert body["reference"] == case.reference
+    assert [r["determination_id"] for r in body["results"]] == [determination.pk]
+    assert body["results"][0]["links"]["pdf"].endswith(
+        f"/api/v1/requests/{case.pk}/letters/{determination.pk}/?format=pdf"
+    )
+
+    detail = api_a.get(f"/api/v1/requests/{case.pk}/letters/{determination.pk}/")
+    assert detail.status_code == 200
+    letter = detail.json()
+    assert letter["outcome"] == "denied"
+    assert letter["reasons"] == [{"criterion": "ESI-03", "statement": STATEMENT}]
+    assert letter["policy"]["label"] == "epidural_steroid_injection/baseline/v7"
+    assert letter["policy"]["checksum_prefix"] == "3f9a1c2be4d5"
+    assert letter["reviewer_role"] == "physician"
+    assert letter["appeal"]["by"] == (determination.decided_at + timedelta(days=60)).isoformat()
+    event = AuditEvent.objects.get(action="letter_viewed", actor=provider_a)
+    assert event.data["channel"] == "api" and event.data["format"] == "json"
+
+
+@pytest.mark.parametrize("suffix", ["?format=pdf", "PDF"])
+def test_provider_downloads_the_pdf_through_the_api(api_a, nurse, physician, provider_a, suffix):
+    determination = denied(provider_a, nurse, physician)
+    base = f"/api/v1/requests/{determination.request_id}/letters/{determination.pk}"
+    url = f"{base}/{suffix}" if suffix.startswith("?") else f"{base}.pdf"
+    response = api_a.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+
+
+def test_another_organization_gets_404(api_b, nurse, physician, provider_a):
+    determination = denied(provider_a, nurse, physician)
+    case = determination.request
+    assert api_b.get(f"/api/v1/requests/{case.pk}/letters/").status_code == 404
+    assert api_b.get(f"/api/v1/requests/{case.pk}/letters/{determination.pk}/").status_code == 404
+    pdf = f"/api/v1/requests/{case.pk}/letters/{determination.pk}.pdf"
+    assert api_b.get(pdf).status_code == 404
+    assert not AuditEvent.objects.filter(action="letter_viewed").exists()
+
+
+def test_letters_need_authentication(client, nurse, physician, provider_a):
+    determination = denied(provider_a, nurse, physician)
+    response = client.get(f"/api/v1/requests/{determination.request_id}/letters/")
+    assert response.status_code in {401, 403}
