@@ -1,0 +1,1 @@
+"""Lamina's benchmarks: `./lamina bench` (python -m bench). See bench/README.md."""
