@@ -1,0 +1,184 @@
+"""Claim/$inquire (scoped to the organization), the Questionnaires and the CapabilityStatement."""
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.questionnaire import Questionnaire
+from rest_framework.test import APIClient
+
+from pas.questionnaires import FAMILIES, FIELDS, questionnaire_id
+from reviews.api.serializers import ClinicalInput, ServiceInput
+from reviews.models import AuditEvent, PriorAuthRequest
+from tests.pas.conftest import (
+    INQUIRE,
+    SUBMIT,
+    claim,
+    claim_response,
+    entry_of,
+    fhir_example,
+    post_fhir,
+    review_actions,
+    surgical_bundle,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _inquiry(identifier: str = "16139462398", member_id: str = "1122334455") -> dict:
+    """The shared inquiry example, naming the surgical request."""
+    bundle = fhir_example("Bundle-PASClaimInquiryBundleExample")
+    c = claim(bundle)
+    c["identifier"][0]["value"] = identifier
+    c["identifier"][0]["system"] = "http://example.org/PATIENT_EVENT_TRACE_NUMBER"
+    entry_of(bundle, "Coverage")["subscriberId"] = member_id
+    # Query by example: the item asks about the service that was requested.
+    c["item"] = c["item"][:1]
+    c["item"][0]["productOrService"]["coding"][0]["code"] = "33510"
+    return bundle
+
+
+def test_inquire_returns_the_current_claim_response(api_a):
+    submitted = post_fhir(api_a, SUBMIT, surgical_bundle())
+    assert submitted.status_code == 200
+    pa_request = PriorAuthRequest.objects.get()
+
+    response = post_fhir(api_a, INQUIRE, _inquiry())
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    Bundle.model_validate(body)
+    assert review_actions(body) == ["A4"]
+    cr = claim_response(body)
+    assert cr["meta"]["profile"][0].endswith("profile-claiminquiryresponse")
+    assert {"system": "urn:lamina:request", "value": pa_request.reference} in cr["identifier"]
+    assert {
+        "system": "http://example.org/PATIENT_EVENT_TRACE_NUMBER",
+        "value": "16139462398",
+    } in cr["identifier"]
+    assert AuditEvent.objects.filter(
+        action="request_viewed", request_id_ref=pa_request.pk, data__via="fhir"
+    ).exists()
+
+
+def test_inquire_matches_the_member_too(api_a):
+    post_fhir(api_a, SUBMIT, surgical_bundle())
+    response = post_fhir(api_a, INQUIRE, _inquiry(member_id="9999999999"))
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_inquire_by_lamina_reference(api_a):
+    post_fhir(api_a, SUBMIT, surgical_bundle())
+    pa_request = PriorAuthRequest.objects.get()
+    inquiry = _inquiry()
+    claim(inquiry)["identifier"] = [{"system": "urn:lamina:request", "value": pa_request.reference}]
+    response = post_fhir(api_a, INQUIRE, inquiry)
+    assert response.status_code == 200, response.content
+
+
+def test_inquire_about_another_service_finds_nothing(api_a):
+    post_fhir(api_a, SUBMIT, surgical_bundle())
+    inquiry = _inquiry()
+    claim(inquiry)["item"][0]["productOrService"]["coding"][0]["code"] = "22633"
+    assert post_fhir(api_a, INQUIRE, inquiry).status_code == 404
+
+
+def test_inquire_with_another_providers_npi_finds_nothing(api_a):
+    post_fhir(api_a, SUBMIT, surgical_bundle())
+    inquiry = _inquiry()
+    entry_of(inquiry, "Organization")["identifier"][0]["value"] = "1497758544"
+    assert post_fhir(api_a, INQUIRE, inquiry).status_code == 404
+
+
+def test_another_organizations_request_is_not_found(api_a, api_b):
+    post_fhir(api_a, SUBMIT, surgical_bundle())
+
+    response = post_fhir(api_b, INQUIRE, _inquiry())
+
+    assert response.status_code == 404
+    assert response.json()["issue"][0]["code"] == "not-found"
+    assert not AuditEvent.objects.filter(action="request_viewed").exists()
+
+
+def test_inquire_needs_a_preauthorization_claim(api_a):
+    inquiry = _inquiry()
+    claim(inquiry)["use"] = "claim"
+    assert post_fhir(api_a, INQUIRE, inquiry).status_code == 422
+
+
+def test_inquire_needs_a_token():
+    assert post_fhir(APIClient(), INQUIRE, _inquiry()).status_code == 401
+
+
+# --- Questionnaires ------------------------------------------------------------------------------
+
+
+def _serializer_paths(serializer, prefix: str) -> set[str]:
+    paths = set()
+    for name, field in serializer.fields.items():
+        path = f"{prefix}.{name}"
+        paths.add(path)
+        child = getattr(field, "child", None)
+        nested = child if hasattr(child, "fields") else field if hasattr(field, "fields") else None
+        if nested is not None:
+            paths |= _serializer_paths(nested, path)
+    return paths
+
+
+def test_the_catalogue_is_the_rest_contracts_vocabulary():
+    expected = _serializer_paths(ClinicalInput(), "clinical") | (
+        _serializer_paths(ServiceInput(), "service") - {"service.cpt_codes"}
+    )
+    assert set(FIELDS) == expected
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_questionnaire_per_family(client, family):
+    response = client.get(f"/fhir/Questionnaire/{questionnaire_id(family)}")
+
+    assert response.status_code == 200
+    body = response.json()
+    Questionnaire.model_validate(body)
+    links = set()
+
+    def walk(items):
+        for item in items:
+            links.add(item["linkId"])
+            walk(item.get("item", []))
+
+    walk(body["item"])
+    assert links <= set(FIELDS)
+    assert {"clinical.symptom_onset_date", "clinical.conservative_care.start_date"} <= links
+
+
+def test_the_fusion_questionnaire_asks_about_nicotine_and_the_esi_one_does_not(client):
+    def links(family):
+        body = client.get(f"/fhir/Questionnaire/{questionnaire_id(family)}").json()
+        return {i["linkId"] for i in body["item"]}
+
+    assert "clinical.smoking_status" in links("spinal_fusion")
+    assert "clinical.smoking_status" not in links("epidural_steroid_injection")
+    assert "service.contrast" in links("epidural_steroid_injection")
+
+
+def test_unknown_questionnaire(client):
+    response = client.get("/fhir/Questionnaire/lamina-hip-replacement")
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_questionnaire_search(client):
+    body = client.get("/fhir/Questionnaire").json()
+    Bundle.model_validate(body)
+    assert body["total"] == len(FAMILIES)
+
+
+def test_metadata(client):
+    response = client.get("/fhir/metadata")
+
+    assert response.status_code == 200
+    body = response.json()
+    CapabilityStatement.model_validate(body)
+    resources = {r["type"]: r for r in body["rest"][0]["resource"]}
+    assert {op["name"] for op in resources["Claim"]["operation"]} == {"submit", "inquire"}
+    assert {"Questionnaire", "Subscription"} <= set(resources)
