@@ -6,97 +6,165 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('reviews', '0002_audit_append_only'),
+        ("reviews", "0002_audit_append_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_number', models.PositiveIntegerField()),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('failed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('determination', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviews.determination')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='reviews.priorauthrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_number", models.PositiveIntegerField()),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("failed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "determination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviews.determination"
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="reviews.priorauthrequest"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveIntegerField()),
-                ('attempted_at', models.DateTimeField()),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('succeeded', models.BooleanField(default=False)),
-                ('notification', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to='pas.notification')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempt", models.PositiveIntegerField()),
+                ("attempted_at", models.DateTimeField()),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("succeeded", models.BooleanField(default=False)),
+                (
+                    "notification",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attempts",
+                        to="pas.notification",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['attempted_at', 'pk'],
+                "ordering": ["attempted_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('error', 'Error'), ('off', 'Off')], default='active', max_length=10)),
-                ('topic', models.CharField(max_length=300)),
-                ('filter_criteria', models.CharField(blank=True, max_length=300)),
-                ('endpoint', models.URLField(max_length=500)),
-                ('headers', models.JSONField(blank=True, default=list)),
-                ('payload_content', models.CharField(default='full-resource', max_length=20)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('end', models.DateTimeField(blank=True, null=True)),
-                ('events_count', models.PositiveIntegerField(default=0)),
-                ('server_base', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='fhir_subscriptions', to='reviews.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("error", "Error"), ("off", "Off")],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("topic", models.CharField(max_length=300)),
+                ("filter_criteria", models.CharField(blank=True, max_length=300)),
+                ("endpoint", models.URLField(max_length=500)),
+                ("headers", models.JSONField(blank=True, default=list)),
+                ("payload_content", models.CharField(default="full-resource", max_length=20)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("end", models.DateTimeField(blank=True, null=True)),
+                ("events_count", models.PositiveIntegerField(default=0)),
+                ("server_base", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="fhir_subscriptions",
+                        to="reviews.organization",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='notification',
-            name='subscription',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to='pas.subscription'),
+            model_name="notification",
+            name="subscription",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to="pas.subscription",
+            ),
         ),
         migrations.CreateModel(
-            name='ClaimRecord',
+            name="ClaimRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('identifier_system', models.CharField(blank=True, max_length=300)),
-                ('identifier_value', models.CharField(blank=True, max_length=100)),
-                ('bundle_identifier', models.JSONField(blank=True, null=True)),
-                ('claim_id', models.CharField(blank=True, max_length=64)),
-                ('claim_type', models.CharField(blank=True, max_length=20)),
-                ('patient_id', models.CharField(blank=True, max_length=64)),
-                ('member_id', models.CharField(max_length=64)),
-                ('provider_npi', models.CharField(blank=True, max_length=10)),
-                ('requestor_npi', models.CharField(blank=True, max_length=10)),
-                ('items', models.JSONField(default=list)),
-                ('insurer', models.JSONField(blank=True, null=True)),
-                ('requestor', models.JSONField(blank=True, null=True)),
-                ('server_base', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('request', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='claim_record', to='reviews.priorauthrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("identifier_system", models.CharField(blank=True, max_length=300)),
+                ("identifier_value", models.CharField(blank=True, max_length=100)),
+                ("bundle_identifier", models.JSONField(blank=True, null=True)),
+                ("claim_id", models.CharField(blank=True, max_length=64)),
+                ("claim_type", models.CharField(blank=True, max_length=20)),
+                ("patient_id", models.CharField(blank=True, max_length=64)),
+                ("member_id", models.CharField(max_length=64)),
+                ("provider_npi", models.CharField(blank=True, max_length=10)),
+                ("requestor_npi", models.CharField(blank=True, max_length=10)),
+                ("items", models.JSONField(default=list)),
+                ("insurer", models.JSONField(blank=True, null=True)),
+                ("requestor", models.JSONField(blank=True, null=True)),
+                ("server_base", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "request",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="claim_record",
+                        to="reviews.priorauthrequest",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['identifier_value'], name='pas_claim_identifier')],
+                "indexes": [models.Index(fields=["identifier_value"], name="pas_claim_identifier")],
             },
         ),
         migrations.AddIndex(
-            model_name='subscription',
-            index=models.Index(fields=['organization', 'status'], name='pas_sub_org_status'),
+            model_name="subscription",
+            index=models.Index(fields=["organization", "status"], name="pas_sub_org_status"),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(fields=('subscription', 'determination'), name='pas_notification_once'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                fields=("subscription", "determination"), name="pas_notification_once"
+            ),
         ),
     ]
