@@ -182,3 +182,21 @@ def test_metadata(client):
     resources = {r["type"]: r for r in body["rest"][0]["resource"]}
     assert {op["name"] for op in resources["Claim"]["operation"]} == {"submit", "inquire"}
     assert {"Questionnaire", "Subscription"} <= set(resources)
+
+
+def test_the_readme_examples_submit_and_inquire(api_a):
+    """pas/examples/ are what the README's curl commands send: they must keep working."""
+    import json
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "pas" / "examples"
+    request_bundle = json.loads((examples / "spinal-fusion-request-bundle.json").read_text())
+    inquiry_bundle = json.loads((examples / "inquiry-bundle.json").read_text())
+
+    submitted = post_fhir(api_a, SUBMIT, request_bundle)
+    assert submitted.status_code == 200, submitted.content
+    assert PriorAuthRequest.objects.get().procedure_family == "spinal_fusion"
+
+    inquired = post_fhir(api_a, INQUIRE, inquiry_bundle)
+    assert inquired.status_code == 200, inquired.content
+    assert review_actions(inquired.json()) == ["A4", "A4", "A4"]
