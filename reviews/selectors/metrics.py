@@ -190,5 +190,7 @@ def metrics_for_period(*, start: date, end: date) -> MetricsReport:
                     found.get((ALL_FAMILIES, urgency)) or MetricsRow(ALL_FAMILIES, urgency)
                 )
         else:
-            report.rows.extend(row for _, row in sorted(found.items()))
+            # Each family's standard row first, as in the overall rows.
+            order = sorted(found, key=lambda key: (key[0], key[1] != Urgency.STANDARD))
+            report.rows.extend(found[key] for key in order)
     return report

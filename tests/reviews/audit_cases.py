@@ -9,18 +9,18 @@ REASONS = [{"criterion": "FU-03", "statement": "At least 6 weeks of formal physi
 
 def fusion_request(*, organization, submitted_by, status=Status.PHYSICIAN_REVIEW, **fields):
     """A two-level fusion request of organization A sitting in `status`."""
-    return PriorAuthRequestFactory(
-        organization=organization,
-        submitted_by=submitted_by,
-        status=status,
-        procedure_family="spinal_fusion",
-        service={
+    fields = {
+        "procedure_family": "spinal_fusion",
+        "service": {
             "cpt_codes": ["22633", "22840"],
             "spinal_region": "lumbar",
             "levels": ["L4-L5", "L5-S1"],
             "units": 2,
         },
         **fields,
+    }
+    return PriorAuthRequestFactory(
+        organization=organization, submitted_by=submitted_by, status=status, **fields
     )
 
 
