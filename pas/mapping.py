@@ -13,6 +13,7 @@ Lamina's questions) win; Observations and Conditions fill only what the answers 
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,13 +127,23 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 parses as infinity: no FHIR decimal is infinite, and it would poison numeric facts.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def json_load(raw: bytes) -> Any:
     if not raw:
         raise FhirError(
             400, [issue("The request body is empty: send a FHIR resource.", code="structure")]
         )
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FhirError(400, [issue(f"Malformed JSON: {exc}", code="structure")]) from exc
     if _depth_exceeds(data, MAX_FHIR_DEPTH):
