@@ -12,7 +12,7 @@ RULES_VERSION names this rule set: an attachment read under an older version is 
 
 from dataclasses import dataclass, field
 
-RULES_VERSION = "2026.11-1"
+RULES_VERSION = "2026.11-2"
 
 RED_FLAG = "red_flag"
 CONSERVATIVE_CARE = "conservative_care"
@@ -39,11 +39,13 @@ class Concept:
 
 
 def _in(*words: str) -> dict:
-    return {"LOWER": {"IN": list(words)}}
+    # One word is a plain attribute test: spaCy's matcher checks those natively, while each IN
+    # set is a Python predicate run on every token of every note (half the matcher's time).
+    return {"LOWER": words[0]} if len(words) == 1 else {"LOWER": {"IN": list(words)}}
 
 
 def _opt(*words: str) -> dict:
-    return {"LOWER": {"IN": list(words)}, "OP": "?"}
+    return {**_in(*words), "OP": "?"}
 
 
 _PROGRESSIVE = ("progressive", "progressing", "worsening", "increasing", "new", "new-onset")

@@ -45,8 +45,23 @@ def test_the_pipeline_is_medspacy_default_components_built_offline_once(monkeypa
 
     nlp = reader._build()
 
-    assert nlp.pipe_names == ["medspacy_pyrush", "medspacy_target_matcher", "medspacy_context"]
+    assert nlp.pipe_names == [
+        "sentencizer",
+        "lamina_line_breaks",
+        "medspacy_target_matcher",
+        "medspacy_context",
+    ]
     assert reader.pipeline() is reader.pipeline()
+
+
+def test_a_line_break_ends_a_negation():
+    findings = reader.note_read("ROS: denies fever\nSaddle numbness since Monday\nno night pain")
+
+    assert [(f.concept, f.context) for f in findings] == [
+        ("fever", "negated"),
+        ("saddle_anesthesia", "affirmed"),
+        ("night_pain", "negated"),
+    ]
 
 
 # --- End to end through the evidence checks -----------------------------------------------------
