@@ -82,3 +82,10 @@ def test_the_owner_reads_its_request_and_the_view_is_audited(api_a, provider_a, 
     assert event.request_id_ref == request_of_a.pk
     assert event.role == "provider"
     assert event.source_ip == "127.0.0.1"
+
+
+def test_an_id_beyond_any_row_is_a_404_not_a_500(api_a):
+    huge = "9" * 30
+
+    assert api_a.get(f"{URL}{huge}/").status_code == 404
+    assert post_json(api_a, f"{URL}{huge}/withdraw/", {}).status_code == 404
