@@ -4,8 +4,6 @@ No chart library and no CDN: payer networks that hold patient data are often clo
 few rectangles need none.
 """
 
-import math
-
 SHARE_COLORS = {
     "approved": "#067647",
     "pended": "#b54708",
@@ -17,23 +15,23 @@ SHARE_COLORS = {
 }
 
 
-def _nice_max(value: float) -> int:
-    """The smallest 1/2/5 x 10^n at or above value, so the axis reads in round numbers."""
-    if value <= 0:
-        return 1
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        candidate = step * 10**exponent
-        if candidate >= value:
-            return int(max(1, candidate))
-    return int(10 ** (exponent + 1))
+# Tick steps a reader takes in at a glance; all whole numbers, since the charts count requests.
+_STEPS = sorted({1, 2, 3, 4, 5} | {int(m * 10**e) for e in range(1, 10) for m in (1, 2, 2.5, 5)})
+
+
+def _axis(peak: int) -> tuple[int, int]:
+    """(top value, number of steps): whole-number ticks, at most four steps, top >= peak."""
+    if peak <= 4:
+        return max(1, peak), max(1, peak)
+    step = next(s for s in _STEPS if s * 4 >= peak)
+    return step * 4, 4
 
 
 def column_chart(points: list[tuple[str, int]], *, width=640, height=220, label_every=1) -> dict:
     """Vertical bars, one per (label, value), with a y axis of four ticks."""
     left, bottom, top = 36, 34, 10
     plot_w, plot_h = width - left - 8, height - bottom - top
-    top_value = _nice_max(max((v for _, v in points), default=0))
+    top_value, steps = _axis(max((v for _, v in points), default=0))
     slot = plot_w / max(1, len(points))
     bars = []
     for i, (label, value) in enumerate(points):
@@ -51,8 +49,8 @@ def column_chart(points: list[tuple[str, int]], *, width=640, height=220, label_
             }
         )
     ticks = [
-        {"y": round(top + plot_h - plot_h * f, 1), "value": round(top_value * f)}
-        for f in (0, 0.25, 0.5, 0.75, 1)
+        {"y": round(top + plot_h - plot_h * i / steps, 1), "value": top_value * i // steps}
+        for i in range(steps + 1)
     ]
     return {
         "width": width,

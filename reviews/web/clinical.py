@@ -66,12 +66,34 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+# Columns a reviewer reads first; the rest follow in their stored order.
+FIRST_COLUMNS = [
+    "modality",
+    "cpt_code",
+    "test",
+    "date",
+    "start_date",
+    "end_date",
+    "region",
+    "levels",
+]
+
+
+def _order(key: str) -> tuple[int, int]:
+    """REQUEST.md's order: the stored JSON (PostgreSQL jsonb) does not keep the sender's order."""
+    if key in FIRST_COLUMNS:
+        return (0, FIRST_COLUMNS.index(key))
+    keys = list(LABELS)
+    return (1, keys.index(key) if key in keys else len(keys))
+
+
 def _table(rows: list[dict]) -> dict:
     columns: list[str] = []
     for row in rows:
         for key in row:
             if key not in columns:
                 columns.append(key)
+    columns.sort(key=_order)
     return {
         "columns": [label(c) for c in columns],
         "rows": [[value_text(row.get(c)) for c in columns] for row in rows],
@@ -87,7 +109,7 @@ def clinical_sections(clinical: dict) -> dict:
     facts: list[tuple[str, str]] = []
     flags: list[dict] = []
     tables: list[tuple[str, dict]] = []
-    for key, value in (clinical or {}).items():
+    for key, value in sorted((clinical or {}).items(), key=lambda item: _order(item[0])[1]):
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((label(key), _table(value)))
         elif (

@@ -270,14 +270,21 @@ def dashboard(request):
     context = {
         "data": data,
         "received_chart": charts.column_chart(
-            [(d["day"].strftime("%b %d"), d["count"]) for d in received], label_every=5
+            [(d["day"].strftime("%b %d"), d["count"]) for d in received],
+            width=1200,
+            height=240,
+            label_every=3,
         ),
-        "shares_chart": charts.stacked_rows(data["shares"], list(dashboard_selectors.SHARES)),
+        "shares_chart": charts.stacked_rows(
+            data["shares"], list(dashboard_selectors.SHARES), width=1200
+        ),
         "decision_chart": charts.column_chart(
             [(b["label"], b["count"]) for b in data["decision_times"]], height=200
         ),
         "compliance_chart": charts.stacked_rows(
-            compliance_rows, [("on_time", "Decided on time"), ("late", "Decided late")]
+            compliance_rows,
+            [("on_time", "Decided on time"), ("late", "Decided late")],
+            width=1200,
         ),
         "status_chart": charts.column_chart(
             [(s["label"], s["count"]) for s in data["by_status"]], height=200
