@@ -9,6 +9,18 @@ from reviews.models import Determination, Organization, Outcome
 from reviews.selectors.audit import DeterminationFilters
 from reviews.selectors.metrics import NO_FAMILY
 
+# Periods are whole days with an end bound one day later: keep them far from date.max.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
+class DayField(forms.DateField):
+    def validate(self, value):
+        super().validate(value)
+        if value and not EARLIEST <= value <= LATEST:
+            raise forms.ValidationError(
+                f"Between {EARLIEST.isoformat()} and {LATEST.isoformat()}.", code="out_of_range"
+            )
+
 
 def _families() -> list[tuple[str, str]]:
     from criteria.models import Family
@@ -19,8 +31,8 @@ def _families() -> list[tuple[str, str]]:
 
 
 class DeterminationSearchForm(forms.Form):
-    date_from = forms.DateField(required=False, label="Decided from")
-    date_to = forms.DateField(required=False, label="to")
+    date_from = DayField(required=False, label="Decided from")
+    date_to = DayField(required=False, label="to")
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *Outcome.choices])
     kind = forms.ChoiceField(
         required=False, choices=[("", "Initial and appeal"), *Determination.Kind.choices]
@@ -63,8 +75,8 @@ class DeterminationSearchForm(forms.Form):
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(label="From")
-    end = forms.DateField(label="to (inclusive)")
+    start = DayField(label="From")
+    end = DayField(label="to (inclusive)")
 
     def clean(self):
         data = super().clean()

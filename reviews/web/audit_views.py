@@ -50,7 +50,15 @@ def audit_history(request, request_id: int):
         action="history_viewed", subject=pa_request, actor=request.user, data={"via": "web"}
     )
     history = request_history(pa_request=pa_request)
-    for determination in history.determinations:  # evaluates (and caches) the queryset
+    # Pairs prepared here: in a template, `data.items` would read a key named "items".
+    for event in history.events:  # each loop evaluates (and caches) its queryset
+        event.data_pairs = sorted(event.data.items()) if isinstance(event.data, dict) else []
+    for evaluation in history.evaluations:
+        evaluation.trace_rows = [
+            {**row, "fact_pairs": sorted((row.get("facts") or {}).items())}
+            for row in evaluation.trace or []
+        ]
+    for determination in history.determinations:
         determination.letter_url = letter_path(pa_request.pk, determination.pk)
     return render(request, "audit/history.html", {"history": history, "pa_request": pa_request})
 

@@ -130,6 +130,27 @@ def test_the_history_page_shows_evaluations_determinations_and_the_timeline(
     assert "determination_recorded" in page and "history_viewed" in page
 
 
+def test_the_history_page_shows_event_data_whatever_its_keys(
+    client, auditor, nurse, org_a, provider_a
+):
+    # information_requested events carry a key named "items".
+    pa_request = fusion_request(
+        organization=org_a, submitted_by=provider_a, status=Status.NURSE_REVIEW
+    )
+    request_information_ask(
+        pa_request=pa_request,
+        actor=nurse,
+        items=[{"field": "clinical.imaging", "why": "MRI report.", "criterion": "FU-05"}],
+    )
+    client.force_login(auditor)
+
+    response = client.get(reverse("audit_history", args=[pa_request.pk]))
+
+    assert response.status_code == 200
+    assert "information_requested" in response.content.decode()
+    assert "clinical.imaging" in response.content.decode()
+
+
 def test_a_provider_never_sees_another_organizations_history(api_b, api_a, decided):
     pa_request, _ = decided
     start = last_event_id()
@@ -286,6 +307,8 @@ def test_search_is_paginated(api_auditor, spread):
         ({"outcome": "maybe"}, "outcome"),
         ({"organization": "999999"}, "organization"),
         ({"provider_npi": "12"}, "provider_npi"),
+        ({"date_to": "9999-12-31"}, "date_to"),
+        ({"organization": "abc"}, "organization"),
     ],
 )
 def test_bad_filters_are_a_400(api_auditor, db, params, field):
@@ -385,3 +408,29 @@ def test_the_csv_export_applies_the_filters(api_auditor, spread):
     assert len(lines) == 3
     assert {line.split(",")[0] for line in lines[1:]} == {str(spread[0].pk), str(spread[3].pk)}
     assert "spinal_fusion/" not in lines[1]  # no policy version pinned on these rows
+
+
+def test_the_metrics_page_defaults_to_the_year_to_date(client, auditor, spread):
+    client.force_login(auditor)
+
+    response = client.get(reverse("audit_metrics"))
+
+    today = timezone.localdate()
+    assert response.status_code == 200
+    assert f'value="{today.year}-01-01"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query", ["start=0001-01-01&end=9999-12-31", "start=x&end=", "start=2026-01-01"]
+)
+def test_odd_periods_are_a_400_not_a_500(api_auditor, db, query):
+    assert api_auditor.get(f"/api/v1/audit/metrics/?{query}").status_code == 400
+    assert api_auditor.get(f"/api/v1/audit/metrics.csv?{query}").status_code == 400
+
+
+def test_an_unknown_or_huge_request_id_is_a_404(api_auditor, db):
+    assert (
+        api_auditor.get("/api/v1/audit/requests/99999999999999999999999/history/").status_code
+        == 404
+    )
+    assert api_auditor.get("/api/v1/audit/requests/424242/history/").status_code == 404

@@ -6,13 +6,17 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews.selectors.metrics import CSV_HEADER, metrics_for_period
+from reviews.web.audit_forms import EARLIEST, LATEST
 
 
 def _date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise CommandError(f"Not a date (YYYY-MM-DD): {value!r}.") from exc
+    if not EARLIEST <= day <= LATEST:
+        raise CommandError(f"{value} is outside {EARLIEST.isoformat()} to {LATEST.isoformat()}.")
+    return day
 
 
 def _cell(value) -> str:
