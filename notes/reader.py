@@ -232,7 +232,7 @@ def _attach_values(findings: list[Finding], text: str) -> None:
                 setattr(nearest, kind, value)
 
 
-def _findings(doc) -> list[Finding]:
+def _findings(doc, offset: int = 0) -> list[Finding]:
     findings = []
     for ent in doc.ents:
         concept = CONCEPT_BY_NAME.get(ent.label_)
@@ -243,11 +243,11 @@ def _findings(doc) -> list[Finding]:
             Finding(
                 concept=concept.name,
                 category=concept.category,
-                start=ent.start_char,
-                end=ent.end_char,
+                start=offset + ent.start_char,
+                end=offset + ent.end_char,
                 text=ent.text,
-                sentence_start=sent.start_char,
-                sentence_end=sent.end_char,
+                sentence_start=offset + sent.start_char,
+                sentence_end=offset + sent.end_char,
                 is_negated=bool(ent._.is_negated),
                 is_historical=bool(ent._.is_historical),
                 is_hypothetical=bool(ent._.is_hypothetical),
@@ -255,15 +255,45 @@ def _findings(doc) -> list[Finding]:
                 is_uncertain=bool(ent._.is_uncertain),
             )
         )
-    _attach_values(findings, doc.text)
     return findings
 
 
-def note_read(text: str) -> list[Finding]:
-    """Every concept the note mentions, with its context and any numbers stated with it."""
-    return _findings(pipeline()(text or ""))
+# medspaCy's matcher and ConText cost grows faster than the text (every match is added to
+# doc.ents one at a time; every modifier is compared with every target): a 200,000-character note
+# read whole takes minutes. Read in pieces cut at line or sentence ends, which ConText's scopes
+# never cross anyway.
+CHUNK_CHARS = 3000
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """(offset, piece) covering text, each piece at most about CHUNK_CHARS, cut at a boundary."""
+    pieces = []
+    start = 0
+    while len(text) - start > CHUNK_CHARS:
+        window = text[start : start + CHUNK_CHARS]
+        cut = max(window.rfind("\n"), window.rfind(". "), window.rfind("; "))
+        if cut < CHUNK_CHARS // 2:
+            cut = window.rfind(" ")
+        end = start + (cut + 1 if cut > 0 else CHUNK_CHARS)
+        pieces.append((start, text[start:end]))
+        start = end
+    pieces.append((start, text[start:]))
+    return pieces
 
 
 def notes_read(texts: Iterable[str]) -> list[list[Finding]]:
-    """note_read for several notes through one spaCy batch."""
-    return [_findings(doc) for doc in pipeline().pipe(t or "" for t in texts)]
+    """Every concept each note mentions, with its context and any numbers stated with it."""
+    texts = [t or "" for t in texts]
+    pieces = [(i, offset, piece) for i, t in enumerate(texts) for offset, piece in _chunks(t)]
+    results: list[list[Finding]] = [[] for _ in texts]
+    docs = pipeline().pipe(piece for _, _, piece in pieces)
+    for (i, offset, _), doc in zip(pieces, docs, strict=True):
+        results[i].extend(_findings(doc, offset))
+    for text, findings in zip(texts, results, strict=True):
+        _attach_values(findings, text)
+    return results
+
+
+def note_read(text: str) -> list[Finding]:
+    """notes_read for one note."""
+    return notes_read([text])[0]

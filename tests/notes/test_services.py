@@ -64,6 +64,23 @@ def test_a_line_break_ends_a_negation():
     ]
 
 
+def test_a_long_note_is_read_in_pieces_with_offsets_into_the_whole_text():
+    filler = "Pain is worse with sitting and better lying down. " * 70
+    text = filler + "Denies fever. New saddle numbness since Monday. " + filler + "PT x2 visits."
+
+    findings = reader.note_read(text)
+
+    assert len(text) > 2 * reader.CHUNK_CHARS
+    assert [(f.concept, f.context) for f in findings] == [
+        ("fever", "negated"),
+        ("saddle_anesthesia", "affirmed"),
+        ("physical_therapy", "affirmed"),
+    ]
+    assert all(text[f.start : f.end] == f.text for f in findings)
+    assert text[findings[1].sentence_start : findings[1].sentence_end].startswith("New saddle")
+    assert findings[2].visits == 2
+
+
 # --- End to end through the evidence checks -----------------------------------------------------
 
 
