@@ -60,13 +60,17 @@ class QueueFilters:
 
     @classmethod
     def from_query(cls, query) -> "QueueFilters":
+        def text(name: str, default: str = "") -> str:
+            # PostgreSQL refuses NUL in text parameters: drop it rather than fail the page.
+            return query.get(name, default).replace("\x00", "").strip()[:100]
+
         return cls(
-            status=query.get("status", "").strip(),
-            family=query.get("family", "").strip(),
-            urgency=query.get("urgency", "").strip(),
-            assigned=query.get("assigned", "").strip(),
-            q=query.get("q", "").strip()[:100],
-            page=query.get("page", "1").strip() or "1",
+            status=text("status"),
+            family=text("family"),
+            urgency=text("urgency"),
+            assigned=text("assigned"),
+            q=text("q"),
+            page=text("page", "1") or "1",
         )
 
     def as_query(self) -> dict[str, str]:

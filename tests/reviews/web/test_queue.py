@@ -112,6 +112,7 @@ def test_search_by_request_or_member_id(nurse_client, provider_a, form):
         {"page": "999999"},
         {"assigned": "someone"},
         {"family": "<script>"},
+        {"q": "W1\x002", "family": "\x00", "urgency": "\x00"},
     ],
 )
 def test_odd_queries_never_fail(nurse_client, provider_a, query):
