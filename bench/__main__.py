@@ -297,12 +297,17 @@ def measure_queue(size_label: str, cast, token: str, runs: int) -> dict:
 
     nurse_client = Client()
     nurse_client.force_login(cast.nurses[0])
+    # A physician's queue spans three statuses (physician review, appeal, nurse review): the
+    # ordering by due date cannot come from the (status, due_at) index as the nurse's does.
+    physician_client = Client()
+    physician_client.force_login(cast.physicians[0])
     provider_client = Client()
     queue = measure_page(nurse_client, "/", runs)
+    physician_queue = measure_page(physician_client, "/", runs)
     listing = measure_page(
         provider_client, "/api/v1/requests/", runs, HTTP_AUTHORIZATION=f"Token {token}"
     )
-    plans = explain(queue["sql"])
+    plans = explain(queue["sql"]) + explain(physician_queue["sql"])
     return {
         "requests_on_file": PriorAuthRequest.objects.count(),
         "in_nurse_queue": PriorAuthRequest.objects.filter(status=Status.NURSE_REVIEW).count(),
@@ -310,6 +315,7 @@ def measure_queue(size_label: str, cast, token: str, runs: int) -> dict:
             organization=cast.organizations[0]
         ).count(),
         "queue_page": queue,
+        "physician_queue_page": physician_queue,
         "provider_list": listing,
         "queue_plans": plans,
         "label": size_label,
@@ -622,7 +628,11 @@ def summary_table(results: dict) -> str:
             f"| ping round trip {ping[q + '_ms']} ms | {_ratio(e2e[q + '_ms'], ping[q + '_ms'])} |"
         )
     small, large = results["queue_scale"]["1000"], results["queue_scale"]["100000"]
-    for key, name in (("queue_page", "reviewer queue page"), ("provider_list", "provider list")):
+    for key, name in (
+        ("queue_page", "nurse's queue page"),
+        ("physician_queue_page", "physician's queue page"),
+        ("provider_list", "provider list"),
+    ):
         a, b = small[key], large[key]
         rows.append(
             f"| {name}, 100,000 vs 1,000 requests: median time | {b['median_ms']} ms | "
@@ -764,17 +774,22 @@ def main(argv: list[str] | None = None) -> int:
     table = summary_table(results)
     say(f"results in {out.relative_to(REPO)} ({results['bench_seconds']} s)")
     print(table)
-    target = results["queue_scale"]
-    page_small, page_large = target["1000"]["queue_page"], target["100000"]["queue_page"]
-    holds = (
-        page_large["median_ms"] <= 2 * page_small["median_ms"]
-        and page_large["queries"] == page_small["queries"]
-    )
-    print(
-        f"\nScale target (queue page at the large size <= 2x the small, same queries): "
-        f"{'holds' if holds else 'MISSED'}"
-    )
+    results["scale_target"] = scale_target(results["queue_scale"])
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    for page, verdict in results["scale_target"].items():
+        print(f"Scale target, {page} (large <= 2x small, same queries): {verdict}")
     return 0
+
+
+def scale_target(scale: dict) -> dict[str, str]:
+    verdicts = {}
+    for page in ("queue_page", "physician_queue_page"):
+        small, large = scale["1000"][page], scale["100000"][page]
+        holds = (
+            large["median_ms"] <= 2 * small["median_ms"] and large["queries"] == small["queries"]
+        )
+        verdicts[page] = "holds" if holds else "MISSED"
+    return verdicts
 
 
 def with_vacuum() -> None:
@@ -800,11 +815,12 @@ def wait_for_backlog(limit: float = 300) -> None:
 
 
 def print_queue(scale: dict) -> None:
-    q, p = scale["queue_page"], scale["provider_list"]
+    q, d, p = scale["queue_page"], scale["physician_queue_page"], scale["provider_list"]
     print(
         f"    {scale['requests_on_file']:>7,} on file ({scale['in_nurse_queue']:,} in the nurse "
-        f"queue): queue page {q['median_ms']} ms / {q['queries']} queries; provider list "
-        f"{p['median_ms']} ms / {p['queries']} queries"
+        f"queue): nurse's queue {q['median_ms']} ms / {q['queries']} queries; physician's queue "
+        f"{d['median_ms']} ms / {d['queries']} queries; provider list {p['median_ms']} ms / "
+        f"{p['queries']} queries"
     )
 
 
