@@ -34,12 +34,14 @@ def run_evidence_checks(request_id: int) -> str:
 def sweep_unchecked_requests() -> int:
     """Re-enqueue requests whose checks never ran (e.g. submitted while the broker was down)."""
     from reviews.services.checks import stale_requests
+    from reviews.services.enqueue import publish_evidence_checks
 
     ids = stale_requests()
     for request_id in ids:
-        # Bump enqueued_at first so a slow worker is not handed the same id every minute.
+        # Bump enqueued_at first so a slow worker is not handed the same id every minute; a
+        # publish that fails is logged and retried by the next sweep.
         PriorAuthRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
-        run_evidence_checks.apply_async(args=[request_id])
+        publish_evidence_checks(request_id)
     if ids:
         logger.info("sweep re-enqueued %d request(s)", len(ids))
     return len(ids)

@@ -7,7 +7,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def _publish(request_id: int) -> None:
+def publish_evidence_checks(request_id: int) -> None:
     from reviews.tasks import run_evidence_checks
 
     try:
@@ -23,4 +23,4 @@ def _publish(request_id: int) -> None:
 
 def enqueue_evidence_checks(request_id: int) -> None:
     """Enqueue once the surrounding transaction commits: a task never sees a row that may roll back."""
-    transaction.on_commit(lambda: _publish(request_id))
+    transaction.on_commit(lambda: publish_evidence_checks(request_id))

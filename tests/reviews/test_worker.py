@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 import redis
+from kombu import pools as kombu_pools
 
 from config.celery_app import app
 from reviews.models import Determination, Evaluation, PriorAuthRequest, Status
@@ -158,6 +159,7 @@ def _reset_publisher() -> None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    kombu_pools.reset()
 
 
 @contextmanager
@@ -192,9 +194,9 @@ def test_intake_survives_a_broker_outage_and_checks_everything_after(start_worke
                 PriorAuthRequest.objects.filter(pk__in=ids, status=Status.EVALUATING).count() == 100
             )
 
-            # and once the broker is back, the sweep re-enqueues them and all are evaluated
+            # and once the broker is back (same address: the publisher reconnects by itself),
+            # the sweep re-enqueues them and all are evaluated
             own_redis.start()
-            _reset_publisher()
             with override_sweep_after(0):
                 sweep_unchecked_requests.apply()
             wait_for(lambda: settled(ids), timeout=240)
