@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -15,3 +16,11 @@ app.autodiscover_tasks()
 def ping() -> str:
     """A no-op round trip: the queue floor the benchmarks compare against."""
     return "pong"
+
+
+@worker_process_init.connect
+def _warm_note_reader(**kwargs) -> None:
+    """Build the clinical-note pipeline when a worker process starts, not on its first request."""
+    from notes.reader import pipeline
+
+    pipeline()

@@ -7,6 +7,7 @@ is also when its event becomes visible.
 """
 
 import hashlib
+import ipaddress
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -68,6 +69,17 @@ def _lock_chain() -> None:
     # SQLite (the embedded default) serializes writers on its own.
 
 
+def _normalized_ip(ip: str | None) -> str | None:
+    """The address as PostgreSQL stores it (inet normalizes '0:0::1' to '::1'), so the hash
+    computed now still verifies against the stored row."""
+    if not ip:
+        return None
+    try:
+        return ipaddress.ip_address(ip).compressed
+    except ValueError:
+        return None
+
+
 def _actor_fields(actor) -> tuple[Any, str, str]:
     if actor is None or actor == "engine":
         return None, "engine", "engine"
@@ -108,7 +120,7 @@ def audit_record(
         actor=user,
         actor_label=label,
         role=role if role is not None else actor_role,
-        source_ip=ip if ip is not None else source_ip.get(),
+        source_ip=_normalized_ip(ip if ip is not None else source_ip.get()),
         action=action,
         subject_type=subject_type or (subject._meta.model_name if subject is not None else ""),
         subject_id=str(subject_id if subject_id is not None else getattr(subject, "pk", "") or ""),

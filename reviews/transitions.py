@@ -4,8 +4,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviews.audit import audit_record
-from reviews.errors import InvalidTransition
-from reviews.models import PriorAuthRequest, Status
+from reviews.errors import Conflict, InvalidTransition
+from reviews.models import PriorAuthRequest, Role, Status
 
 S = Status
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -27,6 +27,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Statuses that end a review with a determination.
 DECIDED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.DENIED, S.WITHDRAWN})
+
+
+def ensure_not_held_by_another(pa_request: PriorAuthRequest, actor) -> None:
+    """A case claimed by one reviewer is acted on by that reviewer only (one owner at a time).
+
+    Providers (withdrawing, answering) and the engine are not reviewers and are not held back.
+    """
+    role = getattr(actor, "role", "")
+    if role not in (Role.NURSE, Role.PHYSICIAN):
+        return
+    if pa_request.assigned_to_id and pa_request.assigned_to_id != actor.pk:
+        holder = (
+            pa_request.assigned_to.get_username() if pa_request.assigned_to else "another reviewer"
+        )
+        raise Conflict(f"{holder} holds this case; only they may act on it.", code="held_by_other")
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -52,6 +67,7 @@ def request_transition(
     """
     # Lock the row: two reviewers, or a reviewer and a worker, must not both move it.
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    ensure_not_held_by_another(locked, actor)
     if (expect is not None and locked.status not in expect) or not can_transition(
         locked.status, to
     ):

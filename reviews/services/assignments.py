@@ -8,7 +8,8 @@ from reviews.models import PriorAuthRequest, Role, Status
 
 QUEUE_OF_ROLE = {
     Role.NURSE: {Status.NURSE_REVIEW},
-    Role.PHYSICIAN: {Status.PHYSICIAN_REVIEW, Status.APPEAL, Status.NURSE_REVIEW},
+    # Physicians work escalated cases and appeals; nurse-review cases reach them by escalation.
+    Role.PHYSICIAN: {Status.PHYSICIAN_REVIEW, Status.APPEAL},
 }
 
 

@@ -21,7 +21,7 @@ from reviews.models import (
     Role,
     Status,
 )
-from reviews.transitions import can_transition, request_transition
+from reviews.transitions import can_transition, ensure_not_held_by_another, request_transition
 
 # Sent after the commit of every determination: the FHIR subscription notifier listens.
 request_decided = django.dispatch.Signal()  # kwargs: request_id, determination_id
@@ -361,6 +361,7 @@ def peer_to_peer_record(
     if fields:
         raise ValidationFailed("The peer-to-peer record is incomplete.", fields=fields)
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    ensure_not_held_by_another(locked, actor)
     if locked.status not in {Status.PHYSICIAN_REVIEW, Status.APPEAL}:
         raise NotPermitted("A peer-to-peer is recorded while the case is in physician review.")
     note = ReviewNote.objects.create(

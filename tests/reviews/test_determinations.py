@@ -206,3 +206,32 @@ def test_twenty_concurrent_decisions_produce_exactly_one(physician, physician2):
     assert sorted(outcomes) == ["conflict"] * 19 + ["ok"]
     assert Determination.objects.filter(request=pa_request).count() == 1
     assert AuditEvent.objects.filter(action="determination_recorded").count() == 1
+
+
+def test_a_case_held_by_one_reviewer_is_acted_on_by_that_reviewer_only(
+    db, nurse, physician, physician2, provider_a
+):
+    from reviews.errors import Conflict
+    from reviews.services import peer_to_peer_record, request_claim
+    from reviews.transitions import request_transition
+
+    pa_request = fusion_request(Status.PHYSICIAN_REVIEW)
+    request_claim(pa_request=pa_request, actor=physician)
+    with pytest.raises(Conflict):
+        request_claim(pa_request=pa_request, actor=physician2)
+    with pytest.raises(Conflict):
+        determination_record(pa_request=pa_request, outcome="approved", actor=physician2)
+    with pytest.raises(Conflict):
+        peer_to_peer_record(
+            pa_request=pa_request,
+            actor=physician2,
+            counterpart="Dr A",
+            occurred_at=pa_request.received_at,
+            text="Talked.",
+        )
+    assert not Determination.objects.exists()
+    # the holder decides; the provider could still have withdrawn (not a reviewer)
+    determination_record(pa_request=pa_request, outcome="approved", actor=physician)
+    other = fusion_request(Status.PHYSICIAN_REVIEW)
+    request_claim(pa_request=other, actor=physician)
+    request_transition(pa_request=other, to=Status.WITHDRAWN, actor=other.submitted_by)

@@ -67,11 +67,12 @@ def test_the_shared_examples_end_where_expected_through_the_worker(start_worker,
 
 
 def test_a_worker_killed_mid_way_loses_and_duplicates_nothing(start_worker, policies, provider_a):
-    # given 200 requests queued for a worker
-    first = start_worker(concurrency=2)
+    # given 200 requests queued, and then a worker to check them
     ids = [
-        request_submit(actor=provider_a, data=submission(name)).pk for name in list(EXPECTED) * 67
-    ][:200]
+        request_submit(actor=provider_a, data=submission(name)).pk
+        for name in (list(EXPECTED) * 67)[:200]
+    ]
+    first = start_worker(concurrency=2)
 
     # when the worker is SIGKILLed part of the way through
     wait_for(
