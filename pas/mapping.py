@@ -37,6 +37,7 @@ from pas.fhir import (
     issue,
 )
 from pas.questionnaires import AnswerError, read_items
+from reviews.models import Member
 
 # Deeper than the REST limit: FHIR nests extensions in extensions in contained resources.
 MAX_FHIR_DEPTH = 48
@@ -447,6 +448,14 @@ class _Reader:
         }
         if patient.get("birthDate"):
             member["birth_date"] = str(patient["birthDate"])
+        else:
+            # PAS lets an EHR leave the birth date out ("DoB Unknown"); the plan knows its
+            # members, so a member on file is matched by id and keeps the birth date on file.
+            on_file = Member.objects.filter(member_id=member_id).values_list(
+                "birth_date", flat=True
+            )
+            if on_file:
+                member["birth_date"] = on_file[0].isoformat()
         self.sources.update(
             {
                 "member": px,

@@ -88,7 +88,36 @@ def test_surgical_example_is_accepted_and_routed_to_a_human(api_a, provider_a):
     assert evaluation.reasons[0]["statement"] == NO_POLICY_REASON
 
 
-def test_the_surgical_example_as_written_has_no_birth_date_and_stores_nothing(api_a):
+MEMBER_ID = "1122334455"  # Coverage.subscriberId of the shared example
+
+
+def test_the_surgical_example_as_written_is_accepted_for_a_member_on_file(api_a):
+    # given the plan's member (the example gives the member id but "DoB Unknown")
+    from reviews.models import Member
+
+    Member.objects.create(
+        member_id=MEMBER_ID,
+        first_name="Joe",
+        last_name="Smith",
+        birth_date="1958-04-02",
+        sex="male",
+    )
+
+    # when the example is submitted exactly as the guide publishes it
+    response = post_fhir(api_a, SUBMIT, surgical_bundle(birth_date=None))
+
+    # then it is accepted, matched to the member on file, and routed to a human
+    assert response.status_code == 200, response.content
+    pa_request = PriorAuthRequest.objects.get()
+    assert pa_request.member.member_id == MEMBER_ID
+    assert pa_request.procedure_family == ""
+    evidence_checks_run(pa_request=pa_request)
+    pa_request.refresh_from_db()
+    assert pa_request.status == Status.NURSE_REVIEW
+    assert Evaluation.objects.get(request=pa_request).reasons[0]["statement"] == NO_POLICY_REASON
+
+
+def test_the_surgical_example_for_an_unknown_member_without_birth_date_stores_nothing(api_a):
     response = post_fhir(api_a, SUBMIT, surgical_bundle(birth_date=None))
 
     assert response.status_code == 422
