@@ -17,6 +17,7 @@ from django.db.models import Max
 
 from criteria.loader import PolicyError, checksum, compile_content, load_directory
 from criteria.models import Family, Policy, PolicyVersion
+from criteria.signals import policy_version_changed
 
 S = PolicyVersion.Status
 
@@ -48,6 +49,7 @@ def _retire_active(policy: Policy, profile: str, *, effective_from: date) -> Pol
     # The old version stays in force for dates before its successor takes effect.
     active.effective_to = max(effective_from, active.effective_from)
     active.save(update_fields=["status", "effective_to"])
+    policy_version_changed.send(sender=PolicyVersion, version=active, change="retired", actor=None)
     return active
 
 
@@ -92,6 +94,9 @@ def policies_sync(*, directory: Path | str | None = None, actor=None) -> LoadRep
             notes=f"Loaded from criteria/policies/{item['source_file']}"
             + (f" by {actor}" if actor else ""),
         )
+        policy_version_changed.send(
+            sender=PolicyVersion, version=version, change="loaded", actor=actor
+        )
         report.versions.append(version)
         report.created.append(version)
     return report
@@ -106,7 +111,7 @@ def policies_load(*, directory: Path | str | None = None, actor=None) -> list[Po
 def policy_version_copy_as_draft(*, version: PolicyVersion, actor=None) -> PolicyVersion:
     """A new draft version with the same content: where an admin edits criteria or numbers."""
     policy = Policy.objects.select_for_update().get(pk=version.policy_id)
-    return PolicyVersion.objects.create(
+    draft = PolicyVersion.objects.create(
         policy=policy,
         version=_next_number(policy, version.profile),
         profile=version.profile,
@@ -117,6 +122,8 @@ def policy_version_copy_as_draft(*, version: PolicyVersion, actor=None) -> Polic
         source_file=version.source_file,
         notes=f"Draft copied from v{version.version}" + (f" by {actor}" if actor else ""),
     )
+    policy_version_changed.send(sender=PolicyVersion, version=draft, change="drafted", actor=actor)
+    return draft
 
 
 @transaction.atomic
@@ -169,4 +176,7 @@ def policy_version_activate(*, version: PolicyVersion, actor=None) -> PolicyVers
         f"Activated by {actor}" if actor else "Activated"
     )
     version.save()
+    policy_version_changed.send(
+        sender=PolicyVersion, version=version, change="activated", actor=actor
+    )
     return version

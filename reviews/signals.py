@@ -3,6 +3,7 @@
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
+from criteria.signals import policy_version_changed
 from reviews.audit import audit_record
 
 
@@ -28,4 +29,22 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs):
         role="",
         ip=request.META.get("REMOTE_ADDR") if request is not None else None,
         data={"username": str(credentials.get("username", ""))[:150]},
+    )
+
+
+@receiver(policy_version_changed)
+def _policy_version_changed(sender, version, change, actor=None, **kwargs):
+    # Criteria are versioned data (DESIGN rule 6): loading, drafting, activating and retiring a
+    # version are on the record like any other change, with the checksum that identifies it.
+    audit_record(
+        action=f"policy_version_{change}",
+        subject=version,
+        subject_type="policyversion",
+        actor=actor if getattr(actor, "is_authenticated", False) else "system",
+        data={
+            "policy_version": version.label,
+            "status": version.status,
+            "checksum": version.checksum,
+            "effective_from": version.effective_from,
+        },
     )
