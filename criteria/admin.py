@@ -89,6 +89,11 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return obj is None or obj.status == S.DRAFT
 
+    def has_change_permission(self, request, obj=None):
+        # Active and retired versions are the record: shown read-only, and a POST to one is a 403
+        # rather than a save that the draft-only service refuses with an error page.
+        return obj is None or obj.status == S.DRAFT
+
     def save_model(self, request, obj, form, change):
         content = obj.content
         if isinstance(content, str):

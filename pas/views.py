@@ -13,7 +13,7 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from pas.capability import capability_statement
@@ -36,13 +36,16 @@ from pas.services import (
     subscription_off,
     subscription_resource,
 )
+from reviews.api.permissions import IsProvider
 from reviews.audit import audit_record
 from reviews.errors import LaminaError
 
 logger = logging.getLogger(__name__)
 
 
-class FhirJSONRenderer(BaseRenderer):
+class FhirJSONRenderer(JSONRenderer):
+    # A JSON renderer, not a bare BaseRenderer: DRF renders OPTIONS and other framework answers
+    # through it, and a BaseRenderer without render() turns those into 500s.
     media_type = FHIR_JSON
     format = "fhir+json"
 
@@ -196,6 +199,9 @@ class QuestionnaireDetailApi(FhirView):
 
 
 class ClaimSubmitApi(FhirView):
+    # The role before the body: a reviewer's or an auditor's POST is refused, not validated.
+    permission_classes = [IsProvider]
+
     def post(self, request):
         bundle = self.body(request, "Bundle")
         pa_request = claim_submit(actor=request.user, bundle=bundle, base=_base(request))
@@ -205,6 +211,8 @@ class ClaimSubmitApi(FhirView):
 
 
 class ClaimInquireApi(FhirView):
+    permission_classes = [IsProvider]
+
     def post(self, request):
         bundle = self.body(request, "Bundle")
         keys = inquiry_keys(bundle)
@@ -226,6 +234,8 @@ class ClaimInquireApi(FhirView):
 
 
 class SubscriptionCreateApi(FhirView):
+    permission_classes = [IsProvider]
+
     def post(self, request):
         resource = self.body(request, "Subscription")
         subscription = subscription_create(

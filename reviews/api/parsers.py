@@ -35,6 +35,9 @@ class LaminaJSONParser(JSONParser):
             data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParseError(f"Malformed JSON: {exc}") from exc
+        except RecursionError as exc:
+            # Thousands of nested brackets exhaust the decoder's stack before the depth check runs.
+            raise ParseError(f"JSON nested deeper than {settings.MAX_JSON_DEPTH} levels.") from exc
         if _depth(data, settings.MAX_JSON_DEPTH) > settings.MAX_JSON_DEPTH:
             raise ParseError(f"JSON nested deeper than {settings.MAX_JSON_DEPTH} levels.")
         return data
