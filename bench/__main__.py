@@ -673,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     audit_total = 20_000 if quick else 1_000_000
     counts = {1: 20, 8: 40, 32: 64} if quick else {1: 150, 8: 400, 32: 640}
     phase_seconds = 10 if quick else 30
-    page_runs = 5 if quick else 15
+    page_runs = 5 if quick else 25
 
     run_started = time.monotonic()
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
