@@ -37,6 +37,7 @@ from pas.fhir import (
     issue,
 )
 from pas.questionnaires import AnswerError, read_items
+from reviews.api.errors import field_path
 from reviews.models import Member
 
 # Deeper than the REST limit: FHIR nests extensions in extensions in contained resources.
@@ -906,13 +907,11 @@ def error_paths(detail, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = "" if key == "non_field_errors" else str(key)
-            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
-            for k, v in error_paths(value, path).items():
+            for k, v in error_paths(value, field_path(prefix, key)).items():
                 out.setdefault(k, []).extend(v)
     elif isinstance(detail, list) and any(isinstance(i, dict | list) for i in detail):
         for index, item in enumerate(detail):
-            for k, v in error_paths(item, f"{prefix}[{index}]").items():
+            for k, v in error_paths(item, field_path(prefix, index)).items():
                 out.setdefault(k, []).extend(v)
     elif isinstance(detail, list):
         out.setdefault(prefix, []).extend(str(i) for i in detail)

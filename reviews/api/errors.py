@@ -15,22 +15,31 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def field_path(prefix: str, key) -> str:
+    """The path of `key` under `prefix`: `x.y` for a field, `x[0]` for a list item.
+
+    DRF reports the items of a list (ListField, many=True) as a dict keyed by integer index;
+    every endpoint names them `x[0].y`, never `x.0.y`.
+    """
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{prefix}[{key}]"
+    name = "" if key == "non_field_errors" else str(key)
+    return f"{prefix}.{name}" if prefix and name else (prefix or name)
+
+
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested error detail -> {"clinical.pain_score_nrs": ["..."]}."""
+    """DRF's nested error detail -> {"clinical.imaging[0].date": ["..."]}."""
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = "" if key == "non_field_errors" else str(key)
-            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
-            for k, v in _flatten(value, path).items():
+            for k, v in _flatten(value, field_path(prefix, key)).items():
                 out.setdefault(k, []).extend(v)
     elif isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
             out.setdefault(prefix or "non_field_errors", []).extend(str(i) for i in detail)
         else:
             for index, item in enumerate(detail):
-                path = f"{prefix}[{index}]"
-                for k, v in _flatten(item, path).items():
+                for k, v in _flatten(item, field_path(prefix, index)).items():
                     out.setdefault(k, []).extend(v)
     else:
         out.setdefault(prefix or "non_field_errors", []).append(str(detail))

@@ -188,22 +188,6 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class IndexedListField(serializers.ListField):
-    """A list whose item errors are reported as `field[2]`, like lists of objects."""
-
-    def run_child_validation(self, data):
-        result, errors = [], []
-        for item in data:
-            try:
-                result.append(self.child.run_validation(item))
-                errors.append([])
-            except serializers.ValidationError as exc:
-                errors.append(exc.detail)
-        if any(errors):
-            raise serializers.ValidationError(errors)
-        return result
-
-
 def validate_past_date(value: date | None) -> None:
     if value is not None and value > timezone.localdate():
         raise serializers.ValidationError("Cannot be in the future.")
@@ -283,10 +267,10 @@ def text(help_text: str, max_length: int = 200, **kwargs) -> serializers.CharFie
     return serializers.CharField(max_length=max_length, help_text=help_text, **kwargs)
 
 
-def level_list(help_text: str, **kwargs) -> IndexedListField:
+def level_list(help_text: str, **kwargs) -> serializers.ListField:
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_null", True)
-    return IndexedListField(
+    return serializers.ListField(
         child=serializers.CharField(max_length=7, validators=[validate_level]),
         max_length=30,
         help_text=help_text + " Each a vertebra ('L1') or a segment ('L4-L5').",
@@ -346,29 +330,11 @@ class LabValueField(serializers.Field):
         return value
 
 
-class IndexedListSerializer(serializers.ListSerializer):
-    """Errors of a list of objects as a list (`imaging[0].date`), like IndexedListField."""
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            detail = exc.detail
-            if isinstance(detail, dict) and detail and all(isinstance(k, int) for k in detail):
-                raise serializers.ValidationError(
-                    [detail.get(index, {}) for index in range(len(data))]
-                ) from exc
-            raise
-
-
 # --- Strict input base --------------------------------------------------------------------------
 
 
 class StrictInput(serializers.Serializer):
     """Refuses keys it does not know, listing each one under its own path."""
-
-    class Meta:
-        list_serializer_class = IndexedListSerializer
 
     def to_internal_value(self, data):
         errors: dict[str, Any] = {}
@@ -443,7 +409,7 @@ class ChangeFromPriorInput(StrictInput):
 
 
 class ServiceInput(StrictInput):
-    cpt_codes = IndexedListField(
+    cpt_codes = serializers.ListField(
         child=serializers.CharField(max_length=5, validators=[validate_cpt_format]),
         min_length=1,
         max_length=20,
@@ -574,7 +540,7 @@ class ImagingInput(StrictInput):
     date = past_date("When the study was done.")
     region = choice(SPINAL_REGIONS, "The spinal region imaged.")
     levels = level_list("The levels the findings concern.")
-    findings = IndexedListField(
+    findings = serializers.ListField(
         child=serializers.ChoiceField(choices=_choices(IMAGING_FINDINGS)),
         required=False,
         allow_null=True,
@@ -777,7 +743,7 @@ class RequestCreateInput(StrictInput):
         help_text="The clinician who asks for the procedure."
     )
     service = ServiceInput(help_text="What is to be done.")
-    diagnosis_codes = IndexedListField(
+    diagnosis_codes = serializers.ListField(
         child=serializers.CharField(max_length=8, validators=[validate_icd10]),
         min_length=1,
         max_length=12,

@@ -196,7 +196,7 @@ def test_an_appeal_needs_a_reason_and_valid_attachments(api_a, denied):
 
     assert response.status_code == 400
     fields = response.json()["fields"]
-    assert {"reason", "urgency", "attachments.0.kind", "attachments.0.text"} <= set(fields)
+    assert {"reason", "urgency", "attachments[0].kind", "attachments[0].text"} <= set(fields)
     assert not Appeal.objects.exists()
 
 
