@@ -195,8 +195,21 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Keeps the `$` of FHIR operation routes (Claim/$submit) in the documented paths.
+    "PREPROCESSING_HOOKS": ["pas.schema.fhir_operation_paths"],
     # One name for a choice set that several fields share (service.spinal_region, imaging.region).
-    "ENUM_NAME_OVERRIDES": {"SpinalRegionEnum": "reviews.api.serializers.SPINAL_REGIONS"},
+    "ENUM_NAME_OVERRIDES": {
+        "SpinalRegionEnum": "reviews.api.serializers.SPINAL_REGIONS",
+        # The model's choice sets, each shared by several outputs under one name.
+        "RequestStatusEnum": "reviews.models.Status",
+        "AppealStatusEnum": "reviews.models.Appeal.AppealStatus",
+        "DeterminationKindEnum": "reviews.models.Determination.Kind",
+        "ReviewNoteKindEnum": "reviews.models.ReviewNote.Kind",
+        "OutcomeEnum": "reviews.models.Outcome",
+        "RoleEnum": "reviews.models.Role",
+        "LineOfBusinessEnum": "reviews.models.LineOfBusiness",
+        "UrgencyEnum": "reviews.models.Urgency",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -28,6 +29,16 @@ from pas.fhir import (
 from pas.mapping import inquiry_keys, json_load, resource_validate
 from pas.questionnaires import FAMILIES, family_for_questionnaire_id, questionnaire
 from pas.responses import response_bundle
+from pas.schema import (
+    CLAIM_INQUIRE,
+    CLAIM_SUBMIT,
+    METADATA,
+    QUESTIONNAIRE_READ,
+    QUESTIONNAIRE_SEARCH,
+    SUBSCRIPTION_CREATE,
+    SUBSCRIPTION_DELETE,
+    SUBSCRIPTION_READ,
+)
 from pas.selectors import claim_inquire_match, subscription_get_for
 from pas.services import (
     checks_wait,
@@ -154,6 +165,7 @@ class MetadataApi(FhirView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(**METADATA)
     def get(self, request):
         return fhir_response(capability_statement(_base(request)))
 
@@ -164,6 +176,7 @@ class QuestionnaireListApi(FhirView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(**QUESTIONNAIRE_SEARCH)
     def get(self, request):
         base = _base(request)
         entries = [questionnaire(f) for f in FAMILIES]
@@ -188,6 +201,7 @@ class QuestionnaireDetailApi(FhirView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(**QUESTIONNAIRE_READ)
     def get(self, request, questionnaire_id: str):
         family = family_for_questionnaire_id(questionnaire_id)
         if family is None:
@@ -202,6 +216,7 @@ class ClaimSubmitApi(FhirView):
     # The role before the body: a reviewer's or an auditor's POST is refused, not validated.
     permission_classes = [IsProvider]
 
+    @extend_schema(**CLAIM_SUBMIT)
     def post(self, request):
         bundle = self.body(request, "Bundle")
         pa_request = claim_submit(actor=request.user, bundle=bundle, base=_base(request))
@@ -213,6 +228,7 @@ class ClaimSubmitApi(FhirView):
 class ClaimInquireApi(FhirView):
     permission_classes = [IsProvider]
 
+    @extend_schema(**CLAIM_INQUIRE)
     def post(self, request):
         bundle = self.body(request, "Bundle")
         keys = inquiry_keys(bundle)
@@ -236,6 +252,7 @@ class ClaimInquireApi(FhirView):
 class SubscriptionCreateApi(FhirView):
     permission_classes = [IsProvider]
 
+    @extend_schema(**SUBSCRIPTION_CREATE)
     def post(self, request):
         resource = self.body(request, "Subscription")
         subscription = subscription_create(
@@ -255,9 +272,11 @@ class SubscriptionDetailApi(FhirView):
             raise FhirError(404, [issue("No such Subscription.", code="not-found")])
         return subscription
 
+    @extend_schema(**SUBSCRIPTION_READ)
     def get(self, request, subscription_id: str):
         return fhir_response(subscription_resource(self._get(request, subscription_id)))
 
+    @extend_schema(**SUBSCRIPTION_DELETE)
     def delete(self, request, subscription_id: str):
         subscription = subscription_off(
             actor=request.user, subscription=self._get(request, subscription_id)

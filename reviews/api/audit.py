@@ -10,10 +10,26 @@ from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviews.api.schema import (
+    AUDIT_ERRORS,
+    CSV,
+    CSV_ERRORS,
+    DETERMINATION_FILTERS,
+    DETERMINATIONS_CSV,
+    JSON,
+    METRICS_CSV,
+    PAGE_PARAMETERS,
+    PERIOD_PARAMETERS,
+    AuditDeterminationPageOutput,
+    AuditHistoryOutput,
+    MetricsOutput,
+    error,
+)
 from reviews.audit import audit_record
 from reviews.selectors.audit import (
     EXPORT_HEADER,
@@ -47,6 +63,9 @@ def csv_response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+TAG = "audit"
 
 
 class _AuditApi(APIView):
@@ -205,6 +224,18 @@ def history_output(history) -> dict:
 class AuditRequestHistoryApi(_AuditApi):
     scoped_by_request = True
 
+    @extend_schema(
+        operation_id="audit_request_history",
+        tags=[TAG],
+        summary="Read everything on record about a request",
+        description="The request, its audit events with their hashes, each evaluation, request "
+        "for information, note, determination and appeal. The read is itself an audit event.",
+        responses={
+            200: AuditHistoryOutput,
+            404: error("No such request."),
+            **AUDIT_ERRORS,
+        },
+    )
     def get(self, request, request_id):
         pa_request = audit_request_get_for(user=request.user, request_id=request_id)
         audit_record(
@@ -220,6 +251,19 @@ class DeterminationPagination(PageNumberPagination):
 
 
 class AuditDeterminationListApi(_AuditApi):
+    @extend_schema(
+        operation_id="audit_determinations_list",
+        tags=[TAG],
+        summary="Search determinations",
+        description="Every determination matching the filters, newest first, 50 a page.",
+        parameters=[*DETERMINATION_FILTERS, *PAGE_PARAMETERS],
+        responses={
+            200: AuditDeterminationPageOutput,
+            400: error("A filter value is invalid (listed per parameter)."),
+            404: error("The page does not exist."),
+            **AUDIT_ERRORS,
+        },
+    )
     def get(self, request):
         form = valid_or_400(DeterminationSearchForm(request.query_params))
         queryset = determination_search(filters=form.filters())
@@ -250,6 +294,19 @@ class AuditDeterminationListApi(_AuditApi):
 
 
 class AuditDeterminationCsvApi(_CsvApi):
+    @extend_schema(
+        operation_id="audit_determinations_csv",
+        tags=[TAG],
+        summary="Export determinations as CSV",
+        description="The determinations matching the filters as CSV, whatever the Accept header "
+        "says; errors are JSON. The export and its filters are recorded as an audit event.",
+        parameters=DETERMINATION_FILTERS,
+        responses={
+            (200, CSV): DETERMINATIONS_CSV,
+            (400, JSON): error("A filter value is invalid (listed per parameter)."),
+            **CSV_ERRORS,
+        },
+    )
     def get(self, request):
         form = valid_or_400(DeterminationSearchForm(request.query_params))
         filters = form.filters()
@@ -266,12 +323,40 @@ class AuditDeterminationCsvApi(_CsvApi):
 
 
 class AuditMetricsApi(_AuditApi):
+    @extend_schema(
+        operation_id="audit_metrics",
+        tags=[TAG],
+        summary="CMS-0057-F prior-authorization metrics for a period",
+        description="Over the requests whose initial determination was made in the period: the "
+        "shares approved, partially approved, denied, approved after appeal and after an "
+        "extension, and the average and median hours to decision, per urgency, overall and per "
+        "procedure family.",
+        parameters=PERIOD_PARAMETERS,
+        responses={
+            200: MetricsOutput,
+            400: error("start or end is missing or invalid, or end is before start."),
+            **AUDIT_ERRORS,
+        },
+    )
     def get(self, request):
         start, end = valid_or_400(PeriodForm(request.query_params)).period()
         return Response(metrics_for_period(start=start, end=end).as_dict())
 
 
 class AuditMetricsCsvApi(_CsvApi):
+    @extend_schema(
+        operation_id="audit_metrics_csv",
+        tags=[TAG],
+        summary="CMS-0057-F metrics for a period as CSV",
+        description="The rows of the metrics report as CSV, whatever the Accept header says; "
+        "errors are JSON.",
+        parameters=PERIOD_PARAMETERS,
+        responses={
+            (200, CSV): METRICS_CSV,
+            (400, JSON): error("start or end is missing or invalid, or end is before start."),
+            **CSV_ERRORS,
+        },
+    )
     def get(self, request):
         start, end = valid_or_400(PeriodForm(request.query_params)).period()
         report = metrics_for_period(start=start, end=end)

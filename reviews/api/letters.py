@@ -7,10 +7,12 @@ reviewers and auditors read all. Every read of a letter is an audit event.
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviews.api.schema import LetterDetailSchema, LetterListOutput, error
 from reviews.letters import (
     letter_context,
     letter_filename,
@@ -45,9 +47,24 @@ def _links(request, determination: Determination) -> dict:
     }
 
 
+TAG = "letters"
+
+
 class LetterListApi(APIView):
     renderer_classes = [JSONRenderer]
 
+    @extend_schema(
+        operation_id="letters_list",
+        tags=[TAG],
+        summary="List a request's determination letters",
+        description="One letter per determination, oldest first, with where to read each as JSON "
+        "or PDF.",
+        responses={
+            200: LetterListOutput,
+            401: error("No or an invalid token."),
+            404: error("No such request in your organization."),
+        },
+    )
     def get(self, request, request_id):
         pa_request = request_get_for(user=request.user, request_id=request_id)
         determinations = Determination.objects.filter(request=pa_request).order_by(
@@ -73,7 +90,15 @@ class LetterListApi(APIView):
 
 class LetterDetailApi(APIView):
     renderer_classes = [JSONRenderer, PdfRenderer]
+    # Two routes, two operations: the schema tells the .pdf route from the JSON one.
+    schema = LetterDetailSchema()
 
+    @extend_schema(
+        tags=[TAG],
+        description="The letter sent to provider and member: the decision, what is authorized, "
+        "the criteria not met and the appeal rights, in plain language. The JSON, the PDF and "
+        "the reviewers' letter page say the same. Every read is an audit event.",
+    )
     def get(self, request, request_id, determination_id, format=None):
         pa_request = request_get_for(user=request.user, request_id=request_id)
         determination = get_object_or_404(
