@@ -4,7 +4,6 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 from reviews.errors import LaminaError
 
@@ -13,6 +12,14 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than the 1 MiB Lamina accepts."
     default_code = "payload_too_large"
+
+
+def exception_handler(exc, context):
+    # Imported here, not at module level: rest_framework.views reads the parser setting at import
+    # time, and the parser imports PayloadTooLarge from this module (a cycle on first import).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    return drf_exception_handler(exc, context)
 
 
 def field_path(prefix: str, key) -> str:
