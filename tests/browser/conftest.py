@@ -18,7 +18,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Each run saves fresh screenshots under var/screenshots/ (not tracked); set
+# LAMINA_SCREENSHOTS=docs/screenshots to refresh the copies the README shows.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / os.environ.get(
+    "LAMINA_SCREENSHOTS", "var/screenshots"
+)
 
 
 @pytest.fixture(scope="session")

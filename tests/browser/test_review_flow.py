@@ -1,6 +1,7 @@
 """A nurse claims and escalates a case, a physician denies it, the provider reads the letter.
 
-Screenshots of the queue, the case page and the dashboard are written to docs/screenshots/.
+Screenshots of the queue, the case page and the dashboard are written to var/screenshots/
+(LAMINA_SCREENSHOTS overrides; the README shows the copies in docs/screenshots/).
 """
 
 import json
