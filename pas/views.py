@@ -6,6 +6,7 @@ content type 415, too large 413, unauthenticated 401, not a provider 403, not fo
 """
 
 import logging
+import math
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -88,6 +89,9 @@ class FhirView(APIView):
             status, code = 405, "not-supported"
         elif isinstance(exc, exceptions.Throttled):
             status, code = 429, "throttled"
+            # The provider API's rate limit answers when to try again, over FHIR as over REST.
+            if exc.wait is not None:
+                headers = {"Retry-After": str(math.ceil(exc.wait))}
         elif isinstance(exc, Http404):
             status, code = 404, "not-found"
         elif isinstance(exc, LaminaError):

@@ -232,6 +232,17 @@ def test_the_rate_limit_is_per_token(api_a, api_b, three_per_minute):
     assert api_b.get("/api/v1/requests/").status_code == 200
 
 
+def test_the_rate_limit_covers_the_fhir_interface(api_a, three_per_minute):
+    # No such subscription: the 404s count against the rate like any answer.
+    answers = [api_a.get("/fhir/Subscription/999999").status_code for _ in range(3)]
+    response = api_a.get("/fhir/Subscription/999999")
+
+    assert answers == [404, 404, 404]
+    assert response.status_code == 429
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert 0 < int(response["Retry-After"]) <= 60
+
+
 def test_auditors_are_not_held_to_the_provider_rate(auditor, three_per_minute):
     from tests.conftest import token_client
 
