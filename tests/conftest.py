@@ -209,7 +209,11 @@ def worker_queue(settings):
     queue = f"lamina-test-{uuid.uuid4().hex[:10]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     app.conf.task_default_queue = queue
+    # A worker test publishes for real: nothing may run in-process behind the worker's back.
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
     yield queue
+    app.conf.task_always_eager = eager
     app.conf.task_default_queue = os.environ.get("CELERY_QUEUE", "lamina")
 
 

@@ -211,8 +211,10 @@ def eager_celery(settings):
     """Celery tasks run in-process, as on the embedded default."""
     from config.celery_app import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read before the settings change: the Celery config loads lazily from Django settings, and
+    # loading it after the change would remember "eager" as the value to restore.
     previous = app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
