@@ -7,6 +7,7 @@ only reviews.transitions.request_transition() writes PriorAuthRequest.status.
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.functional import cached_property
 
 
 class Role(models.TextChoices):
@@ -39,9 +40,10 @@ class User(AbstractUser):
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
 
-    @property
+    @cached_property
     def role(self) -> str:
-        # Groups are prefetched on the request user by the web and API layers.
+        # Read once per user object (one HTTP request, one task): every service and the audit
+        # trail ask for it, and a role change takes effect from the user's next request.
         names = {g.name for g in self.groups.all()}
         for role in (Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.AUDITOR, Role.PROVIDER):
             if role.value in names:
