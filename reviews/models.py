@@ -175,6 +175,14 @@ class PriorAuthRequest(models.Model):
             models.Index(fields=["organization", "-received_at"], name="req_org_received"),
             models.Index(fields=["member", "procedure_family"], name="req_member_family"),
             models.Index(fields=["status", "enqueued_at"], name="req_status_enqueued"),
+            # The reviewers' queue: cases in review, earliest due first. A queue of two or three
+            # statuses cannot take its order from (status, due_at); this index holds only the
+            # review cases, already in queue order.
+            models.Index(
+                fields=["due_at", "id"],
+                name="req_review_queue",
+                condition=models.Q(status__in=["nurse_review", "physician_review", "appeal"]),
+            ),
         ]
 
     def __str__(self) -> str:
