@@ -95,6 +95,7 @@ def server_env() -> dict[str, str]:
         CELERY_QUEUE=QUEUE,
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
+        BENCH_FLOOR="1",  # mount the floor endpoint for this run
     )
     return env
 

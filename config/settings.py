@@ -159,6 +159,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# The benchmark's framework-plus-database floor (POST /api/v1/_floor/) is mounted only when asked
+# for: it stores whatever a provider sends, which production has no use for.
+BENCH_FLOOR = env_bool("BENCH_FLOOR", False)
+
 # The largest body Lamina reads (1 MiB); larger ones get 413 before parsing.
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -7,7 +8,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("reviews.api.urls")),
-    path("api/v1/_floor/", include("benchfloor.urls")),
     path("fhir/", include("pas.urls")),
     path("", include("reviews.web.urls")),
 ]
+
+if settings.BENCH_FLOOR:
+    # A measuring instrument for ./lamina bench, not part of the provider contract.
+    urlpatterns.insert(4, path("api/v1/_floor/", include("benchfloor.urls")))
