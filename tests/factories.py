@@ -22,6 +22,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
 class ProviderUserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
+        skip_postgeneration_save = True  # the role hook adds a group; the user row is unchanged
 
     username = factory.Sequence(lambda n: f"provider{n}")
     organization = factory.SubFactory(OrganizationFactory)
