@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from tqdm import tqdm
 
 from reviews.audit import GENESIS_HASH, canonical, event_hash
+from reviews.audit_verify import CHAIN_COLUMNS
 from reviews.models import (
     Appeal,
     AuditEvent,
@@ -72,20 +73,8 @@ RECOMMENDATION_OF = {
     Status.APPEAL: Recommendation.PHYSICIAN_REVIEW,
 }
 
-AUDIT_COLUMNS = (
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "role",
-    "source_ip",
-    "action",
-    "subject_type",
-    "subject_id",
-    "request_id_ref",
-    "data",
-    "prev_hash",
-    "hash",
-)
+# Every stored column of an event but its id: what the chain covers, as verify_audit reads it.
+AUDIT_COLUMNS = CHAIN_COLUMNS[1:]
 
 
 class RawJson(str):

@@ -17,7 +17,7 @@ from reviews.audit import GENESIS_HASH, event_hash
 from reviews.models import AuditEvent
 
 # Exactly what event_hash() reads, plus the stored hash and the id.
-_COLUMNS = (
+CHAIN_COLUMNS = (
     "id",
     "occurred_at",
     "actor_id",
@@ -44,9 +44,13 @@ class ChainReport:
 
 
 def _events(chunk_size: int) -> Iterator[AuditEvent]:
-    rows = AuditEvent.objects.order_by("id").values_list(*_COLUMNS).iterator(chunk_size=chunk_size)
+    rows = (
+        AuditEvent.objects.order_by("id")
+        .values_list(*CHAIN_COLUMNS)
+        .iterator(chunk_size=chunk_size)
+    )
     for row in rows:
-        yield AuditEvent(**dict(zip(_COLUMNS, row, strict=True)))
+        yield AuditEvent(**dict(zip(CHAIN_COLUMNS, row, strict=True)))
 
 
 def audit_chain_verify(*, chunk_size: int = 2000, anchor: str | None = None) -> ChainReport:
