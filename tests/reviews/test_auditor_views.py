@@ -9,34 +9,27 @@ from django.db import connection
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
-from criteria.models import Policy, PolicyVersion
 from reviews.errors import NotPermitted
 from reviews.models import (
     AuditEvent,
     Determination,
-    Evaluation,
     Member,
     PriorAuthRequest,
     Status,
 )
 from reviews.selectors.audit import EXPORT_HEADER
-from reviews.services import determination_record, request_claim, request_information_ask
+from reviews.services import (
+    determination_record,
+    evidence_checks_run,
+    request_claim,
+    request_information_ask,
+)
 from tests.conftest import post_json, token_client
+from tests.factories import submit
 from tests.reviews.audit_cases import REASONS, fusion_request, last_event_id
 
-TRACE = [
-    {
-        "id": "FU-03",
-        "answer": "not_met",
-        "decisive": True,
-        "statement": "At least 6 weeks of formal physical therapy in the current episode, failed.",
-        "citation": {"source": "seed 001"},
-        "facts": {"conservative_care.physical_therapy_days": 28},
-        "threshold": "conservative_care.physical_therapy_days >= 42",
-        "explanation": "28 days of physical therapy; 42 needed.",
-    }
-]
 AUDIT_URLS = [
     "/api/v1/audit/determinations/",
     "/api/v1/audit/determinations.csv",
@@ -46,36 +39,19 @@ AUDIT_URLS = [
 
 
 @pytest.fixture
-def decided(org_a, provider_a, physician):
-    """A fusion request evaluated under a pinned policy version and denied by a physician."""
-    policy = Policy.objects.create(family="spinal_fusion", title="Lumbar fusion")
-    version = PolicyVersion.objects.create(
-        policy=policy,
-        version=3,
-        profile="baseline",
-        status="active",
-        effective_from=date(2026, 1, 1),
-        content={"criteria": []},
-        checksum="c" * 64,
-    )
-    pa_request = fusion_request(organization=org_a, submitted_by=provider_a, evaluation_round=1)
-    Evaluation.objects.create(
-        request=pa_request,
-        round=1,
-        policy_version=version,
-        profile="baseline",
-        review_date=timezone.localdate(),
-        facts={"conservative_care.physical_therapy_days": 28},
-        trace=TRACE,
-        recommendation="physician_review",
-        reasons=[{"criterion": "FU-03", "statement": TRACE[0]["statement"]}],
-    )
+def decided(org_a, provider_a, physician, policies):
+    """The shared fusion example, evaluated by the engine under the shipped policy and denied
+    by a physician: what an auditor replays."""
+    pa_request = submit(provider_a, "fusion-spondylolisthesis-short-therapy")
+    evidence_checks_run(pa_request=pa_request)
+    pa_request.refresh_from_db()
+    assert pa_request.status == Status.PHYSICIAN_REVIEW
     determination = determination_record(
         pa_request=pa_request,
         outcome="denied",
         actor=physician,
         reasons=REASONS,
-        rationale="Only four weeks of therapy are documented.",
+        rationale="Only three weeks of physical therapy are documented.",
     )
     return pa_request, determination
 
@@ -97,20 +73,31 @@ def test_an_auditor_replays_a_determination(api_auditor, decided):
     assert response.status_code == 200
     body = response.json()
     assert body["request"]["reference"] == pa_request.reference
+    stored = pa_request.evaluations.get()
     (evaluation,) = body["evaluations"]
-    assert evaluation["policy_version"]["label"] == "spinal_fusion/baseline/v3"
-    assert evaluation["trace"] == TRACE
+    assert evaluation["policy_version"]["label"] == stored.policy_version.label
+    assert stored.policy_version.label.startswith("spinal_fusion/baseline/v")
+    assert evaluation["trace"] == stored.trace
+    assert {"FU-03", "FU-06"} <= {r["id"] for r in evaluation["trace"] if r["answer"] == "not_met"}
     (decision,) = body["determinations"]
     assert (decision["outcome"], decision["decided_by"], decision["decided_by_role"]) == (
         "denied",
         "physician",
         "physician",
     )
-    assert decision["policy_version"]["label"] == "spinal_fusion/baseline/v3"
-    assert decision["evaluation_snapshot"]["trace"] == TRACE
+    assert decision["policy_version"]["label"] == stored.policy_version.label
+    assert decision["evaluation_snapshot"]["trace"] == stored.trace
     assert decision["letter"] == reverse("letter", args=[pa_request.pk, determination.pk])
     actions = [e["action"] for e in body["timeline"]]
-    assert actions == ["status_changed", "determination_recorded", "history_viewed"]
+    assert actions == [
+        "request_submitted",
+        "status_changed",  # -> evaluating
+        "evaluation_recorded",
+        "status_changed",  # -> physician_review
+        "status_changed",  # -> denied
+        "determination_recorded",
+        "history_viewed",
+    ]
     assert all(len(e["hash"]) == 64 for e in body["timeline"])
 
 
@@ -124,8 +111,10 @@ def test_the_history_page_shows_evaluations_determinations_and_the_timeline(
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "spinal_fusion/baseline/v3" in page
-    assert "FU-03" in page and "28 days of physical therapy; 42 needed." in page
+    stored = pa_request.evaluations.get()
+    fu03 = next(r for r in stored.trace if r["id"] == "FU-03")
+    assert stored.policy_version.label in page
+    assert "FU-03" in page and escape(fu03["explanation"]) in page
     assert reverse("letter", args=[pa_request.pk, determination.pk]) in page
     assert "determination_recorded" in page and "history_viewed" in page
 
