@@ -20,6 +20,12 @@ from tests.reviews.web.builders import review_case
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+ESI_05 = (
+    "At least 4 weeks of noninvasive conservative care (therapy, home exercise, medications, "
+    "activity modification; not bed rest) that failed or was not tolerated, from its earliest "
+    "start to its end or the review date."
+)
+
 
 def sign_in(page, username: str) -> None:
     page.goto("/accounts/login/")
@@ -54,7 +60,7 @@ def a_busy_plan(provider, nurse, physician) -> None:
         pa_request=denied,
         outcome="denied",
         actor=physician,
-        reasons=[{"criterion": "ESI-03", "statement": "At least 4 weeks of conservative care."}],
+        reasons=[{"criterion": "ESI-05", "statement": ESI_05}],
         rationale="Twenty days of therapy.",
     )
     review_case(provider, status=Status.PENDING_INFORMATION)
@@ -108,13 +114,15 @@ def test_nurse_escalates_physician_denies_provider_reads_the_letter(
     expect(page.locator("#actions")).to_contain_text("Deny")
     expect(page.locator("body")).to_contain_text("Only 20 days of therapy documented")
     page.get_by_role("link", name="Deny", exact=True).click()
-    page.get_by_label("ESI-03: At least 4 weeks of conservative care", exact=False).check()
+    page.get_by_label(
+        "ESI-05: At least 4 weeks of noninvasive conservative care", exact=False
+    ).check()
     page.fill(
         "#id_rationale",
         "The records show 20 days of physical therapy; the policy asks for at least 4 weeks.",
     )
     page.get_by_role("button", name="Review and confirm").click()
-    expect(page.locator(".confirm")).to_contain_text("ESI-03")
+    expect(page.locator(".confirm")).to_contain_text("ESI-05")
     page.get_by_role("button", name="Yes, deny").click()
     expect(page.locator(".messages")).to_contain_text("Denied.")
     determination = Determination.objects.get(request=case)
@@ -143,7 +151,7 @@ def test_nurse_escalates_physician_denies_provider_reads_the_letter(
     letter = api.get(entry["links"]["self"], headers=headers)
     body = json.loads(letter.body())
     assert body["outcome"] == "denied"
-    assert body["reasons"][0]["criterion"] == "ESI-03"
+    assert body["reasons"][0]["criterion"] == "ESI-05"
     assert body["reviewer_role"] == "physician"
     assert body["appeal"]["by"]
     pdf = api.get(entry["links"]["pdf"], headers=headers)

@@ -1,78 +1,77 @@
 """Cases in review for the web tests: submitted through intake, evaluated, routed to a queue.
 
-The evaluation is recorded with a fixed trace (criteria results as the engine writes them) so
-that these tests read the reviewer's pages, not the engine's current answers.
+The evaluation is the real one: the shipped policies and the engine's own trace, reasons and
+missing information, recorded as the evidence checks record it. The builder only chooses the queue
+the case waits in. The request is the ESI example with two changes, so that every kind of result
+shows: 20 days of conservative care (ESI-05 not met) and an MRI that does not say whether it
+matches the symptoms (ESI-02 insufficient information).
 """
 
 import copy
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from django.utils import timezone
 
-from criteria.models import Policy, PolicyVersion
-from reviews.models import Evaluation, PriorAuthRequest, Recommendation, Status
+from criteria.services import policies_load
+from reviews.models import Evaluation, PriorAuthRequest, Status
 from reviews.services import request_submit
-from reviews.services.checks import documentation_checks, history_checks
+from reviews.services.checks import (
+    _decide,
+    _evaluate_criteria,
+    _note_conflicts,
+    documentation_checks,
+    history_checks,
+)
 from reviews.transitions import request_transition
 from tests.conftest import example
 
-CITATION = {"source": "seed 002", "quote": "at least 4 weeks of conservative care"}
-TRACE = [
-    {
-        "id": "ESI-01",
-        "answer": "met",
-        "decisive": True,
-        "statement": "Radicular pain in a dermatomal distribution.",
-        "citation": {"source": "seed 002", "quote": "radicular pain"},
-        "facts": {"pain.type": "radicular"},
-        "explanation": "Met: the pain is radicular.",
-    },
-    {
-        "id": "ESI-03",
-        "answer": "not_met",
-        "decisive": True,
-        "statement": "At least 4 weeks of conservative care in the current episode, failed.",
-        "citation": CITATION,
-        "facts": {"conservative_care.days": 20},
-        "explanation": "Not met: 20 days of conservative care, 28 needed.",
-    },
-    {
-        "id": "ESI-05",
-        "answer": "insufficient_information",
-        "decisive": True,
-        "statement": "Imaging shows a finding that explains the symptoms.",
-        "citation": {"source": "seed 002", "quote": "concordant imaging"},
-        "facts": {"imaging.concordant": None},
-        "explanation": "Unknown: whether the imaging is concordant.",
-    },
-]
-MISSING = [
-    {
-        "field": "clinical.imaging[].concordant_with_symptoms",
-        "fact": "imaging.concordant",
-        "why": "Say whether the MRI findings match the symptoms.",
-        "criterion": "ESI-05",
-    }
-]
+NOTE = (
+    "55-year-old woman with right buttock and posterior leg pain for two months, radiating to the "
+    "lateral foot. Three weeks of physical therapy (6 visits) and naproxen without lasting relief. "
+    "Denies fever, weight loss, bowel or bladder changes. No history of cancer. Straight leg raise "
+    "positive on the right at 45 degrees, ankle reflex diminished on the right, strength 5/5 "
+    "throughout. MRI shows a right L5-S1 extrusion. Plan: right L5-S1 transforaminal epidural "
+    "steroid injection under fluoroscopy with contrast; continue home exercise program."
+)
 
 
-def policy_version() -> PolicyVersion:
-    policy, _ = Policy.objects.get_or_create(
-        family="epidural_steroid_injection", defaults={"title": "Epidural steroid injections"}
-    )
-    version, _ = PolicyVersion.objects.get_or_create(
-        policy=policy,
-        profile="baseline",
-        version=7,
-        defaults={
-            "status": PolicyVersion.Status.ACTIVE,
-            "effective_from": date(2026, 1, 1),
-            "content": {"criteria": TRACE},
-            "checksum": "3f9a1c2be4d5" + "0" * 52,
+def days_ago(days: int) -> str:
+    return (timezone.localdate() - timedelta(days=days)).isoformat()
+
+
+def clinical_changes(clinical: dict) -> None:
+    """Two months of pain (under GEN-09's three), 20 days of failed therapy and medication (ESI-05
+    asks for 28) then a home programme that goes on, and an MRI silent on concordance (ESI-02).
+
+    Dates count back from today so that the engine gives the same answers on any day.
+    """
+    clinical["symptom_onset_date"] = days_ago(60)
+    clinical["conservative_care"] = [
+        {
+            "modality": "physical_therapy",
+            "start_date": days_ago(50),
+            "end_date": days_ago(30),
+            "visits": 6,
+            "outcome": "failed",
         },
-    )
-    return version
+        {
+            "modality": "nsaid",
+            "start_date": days_ago(50),
+            "end_date": days_ago(30),
+            "outcome": "failed",
+            "detail": "naproxen 500 mg twice daily",
+        },
+        {
+            "modality": "home_exercise",
+            "start_date": days_ago(30),
+            "end_date": None,
+            "outcome": "ongoing",
+        },
+    ]
+    for imaging in clinical["imaging"]:
+        imaging["date"] = days_ago(40)
+        imaging.pop("concordant_with_symptoms")
 
 
 def submission(**service_changes) -> dict:
@@ -80,6 +79,8 @@ def submission(**service_changes) -> dict:
     data["member"]["member_id"] = f"T{uuid.uuid4().hex[:10].upper()}"
     data["member"]["birth_date"] = date.fromisoformat(data["member"]["birth_date"])
     data["service"].update(service_changes)
+    clinical_changes(data["clinical"])
+    data["attachments"][0].update(date=days_ago(5), text=NOTE)
     return data
 
 
@@ -88,28 +89,32 @@ def review_case(
     *,
     status: str = Status.NURSE_REVIEW,
     urgency: str = "standard",
-    trace: list[dict] | None = None,
     **service_changes,
 ) -> PriorAuthRequest:
     """A request submitted by `provider`, evaluated, and waiting in the given review queue."""
+    policies_load()  # idempotent: the shipped policies the engine reads
     data = submission(**service_changes)
     data["urgency"] = urgency
     pa_request = request_submit(actor=provider, data=data)
-    version = policy_version()
+    review_date = timezone.localdate()
+    conflicts = _note_conflicts(pa_request)
+    version, facts, engine = _evaluate_criteria(pa_request, review_date)
+    history = history_checks(pa_request)
+    documentation = documentation_checks(pa_request)
+    recommendation, reasons, missing = _decide(engine, history, documentation, conflicts)
     Evaluation.objects.create(
         request=pa_request,
         round=pa_request.evaluation_round,
         policy_version=version,
         profile=version.profile,
-        review_date=timezone.localdate(),
-        facts={"conservative_care.days": 20},
-        trace=TRACE if trace is None else trace,
-        history_checks=history_checks(pa_request),
-        documentation=documentation_checks(pa_request),
-        recommendation=Recommendation.NURSE_REVIEW,
-        reasons=[
-            {"criterion": "ESI-03", "statement": TRACE[1]["statement"], "explanation": "20 < 28"}
-        ],
-        missing_information=MISSING,
+        review_date=review_date,
+        facts=facts,
+        trace=engine["results"],
+        history_checks=history,
+        documentation=documentation,
+        note_conflicts=conflicts,
+        recommendation=recommendation,
+        reasons=reasons,
+        missing_information=missing,
     )
     return request_transition(pa_request=pa_request, to=status, actor="engine", reason="checks")

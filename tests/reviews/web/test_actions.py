@@ -9,6 +9,7 @@ from django.utils import timezone
 from reviews.models import (
     AuditEvent,
     Determination,
+    Evaluation,
     InformationRequest,
     ReviewNote,
     Status,
@@ -18,6 +19,12 @@ from tests.reviews.web.builders import review_case
 from tests.reviews.web.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
+
+ESI_05 = (
+    "At least 4 weeks of noninvasive conservative care (therapy, home exercise, medications, "
+    "activity modification; not bed rest) that failed or was not tolerated, from its earliest "
+    "start to its end or the review date."
+)
 
 
 def act(client, case, name, data, *, confirm=True):
@@ -80,14 +87,14 @@ def test_nurse_requests_information(nurse_client, nurse, provider_a):
     case = review_case(provider_a)
     form = nurse_client.get(reverse("action", args=[case.pk, "request_information"]))
     html = form.content.decode()
-    assert "Say whether the MRI findings match the symptoms." in html  # missing item
-    assert "ESI-03: At least 4 weeks of conservative care" in html  # not-met criterion
+    assert "an MRI or CT concordant with the symptoms and the treated level" in html  # missing
+    assert "ESI-05: At least 4 weeks of noninvasive conservative care" in html  # not-met criterion
     response = act(
         nurse_client,
         case,
         "request_information",
         {
-            "items": ["m0", "c:ESI-03"],
+            "items": ["m0", "c:ESI-05"],
             "extra": "The radiologist's report",
             "message": "Please send the MRI report and the therapy notes.",
         },
@@ -96,7 +103,7 @@ def test_nurse_requests_information(nurse_client, nurse, provider_a):
     case.refresh_from_db()
     assert case.status == Status.PENDING_INFORMATION
     info = InformationRequest.objects.get(request=case, requested_by=nurse)
-    assert [i["criterion"] for i in info.items] == ["ESI-05", "ESI-03", ""]
+    assert [i["criterion"] for i in info.items] == ["GEN-06", "ESI-05", ""]
     assert info.items[2]["why"] == "The radiologist's report"
     assert info.message == "Please send the MRI report and the therapy notes."
     assert case.missing_information == info.items
@@ -134,7 +141,7 @@ def test_escalation_needs_a_note(nurse_client, provider_a):
 @pytest.mark.parametrize("name", ["deny", "partial", "peer_to_peer"])
 def test_nurse_cannot_take_physician_actions(nurse_client, provider_a, name):
     case = review_case(provider_a)
-    data = {"reasons": ["ESI-03"], "rationale": "No.", "counterpart": "Dr R", "text": "x"}
+    data = {"reasons": ["ESI-05"], "rationale": "No.", "counterpart": "Dr R", "text": "x"}
     assert nurse_client.get(reverse("action", args=[case.pk, name])).status_code == 403
     response = act(nurse_client, case, name, data)
     assert response.status_code == 403
@@ -152,13 +159,13 @@ def test_physician_denies_with_criteria_and_rationale(
 ):
     case = escalated(provider_a, nurse)
     form = physician_client.get(reverse("action", args=[case.pk, "deny"])).content.decode()
-    assert "ESI-03: At least 4 weeks" in form
+    assert "ESI-05: At least 4 weeks" in form
     assert "ESI-01" not in form  # a met criterion is no reason to deny
     response = act(
         physician_client,
         case,
         "deny",
-        {"reasons": ["ESI-03"], "rationale": "Only 20 days of therapy were tried."},
+        {"reasons": ["ESI-05"], "rationale": "Only 20 days of therapy were tried."},
     )
     assert response.status_code == 302
     case.refresh_from_db()
@@ -166,13 +173,10 @@ def test_physician_denies_with_criteria_and_rationale(
     determination = Determination.objects.get(request=case)
     assert determination.outcome == "denied"
     assert determination.decided_by_role == "physician"
-    assert determination.reasons == [
-        {
-            "criterion": "ESI-03",
-            "statement": "At least 4 weeks of conservative care in the current episode, failed.",
-        }
-    ]
-    assert determination.policy_version.label == "epidural_steroid_injection/baseline/v7"
+    assert determination.reasons == [{"criterion": "ESI-05", "statement": ESI_05}]
+    evaluation = Evaluation.objects.get(request=case)
+    assert determination.policy_version == evaluation.policy_version
+    assert determination.policy_version.label.startswith("epidural_steroid_injection/baseline/v")
     assert AuditEvent.objects.filter(
         request_id_ref=case.pk, action="determination_recorded"
     ).exists()
@@ -199,7 +203,7 @@ def test_physician_partially_approves(physician_client, nurse, provider_a):
             "approved_cpt_codes": ["64483"],
             "approved_levels": ["L5-S1"],
             "approved_units": "1",
-            "reasons": ["ESI-05"],
+            "reasons": ["ESI-02"],
             "rationale": "Imaging explains the symptoms at L5-S1 only.",
         },
     )
@@ -209,7 +213,7 @@ def test_physician_partially_approves(physician_client, nurse, provider_a):
     determination = Determination.objects.get(request=case)
     assert determination.approved_levels == ["L5-S1"]
     assert determination.approved_units == 1
-    assert determination.reasons[0]["criterion"] == "ESI-05"
+    assert determination.reasons[0]["criterion"] == "ESI-02"
 
 
 def test_partial_approval_of_everything_is_refused_plainly(physician_client, nurse, provider_a):
@@ -222,7 +226,7 @@ def test_partial_approval_of_everything_is_refused_plainly(physician_client, nur
             "approved_cpt_codes": ["64483"],
             "approved_levels": ["L4-L5", "L5-S1"],
             "approved_units": "2",
-            "reasons": ["ESI-03"],
+            "reasons": ["ESI-05"],
             "rationale": "Everything.",
         },
     )
@@ -242,7 +246,7 @@ def test_partial_units_above_the_request_are_refused(physician_client, nurse, pr
             "approved_cpt_codes": ["64483"],
             "approved_levels": ["L5-S1"],
             "approved_units": "9",
-            "reasons": ["ESI-03"],
+            "reasons": ["ESI-05"],
             "rationale": "x",
         },
     )
@@ -310,7 +314,7 @@ def test_physician_cannot_escalate(physician_client, provider_a):
 
 def test_physician_cannot_deny_before_escalation(physician_client, provider_a):
     case = review_case(provider_a)
-    response = act(physician_client, case, "deny", {"reasons": ["ESI-03"], "rationale": "No."})
+    response = act(physician_client, case, "deny", {"reasons": ["ESI-05"], "rationale": "No."})
     # The service refuses it (nurse review cannot move to denied); the page says so plainly.
     assert response.status_code == 409
     assert b"Nothing was changed." in response.content
@@ -327,10 +331,10 @@ def test_someone_else_decided_first_is_shown_plainly(
 ):
     case = escalated(provider_a, nurse)
     # The physician reads the confirmation page...
-    act(physician_client, case, "deny", {"reasons": ["ESI-03"], "rationale": "No."}, confirm=False)
+    act(physician_client, case, "deny", {"reasons": ["ESI-05"], "rationale": "No."}, confirm=False)
     # ...while another physician approves the case.
     determination_record(pa_request=case, outcome="approved", actor=physician2)
-    response = act(physician_client, case, "deny", {"reasons": ["ESI-03"], "rationale": "No."})
+    response = act(physician_client, case, "deny", {"reasons": ["ESI-05"], "rationale": "No."})
     assert response.status_code == 409
     html = response.content.decode()
     assert "Nothing was changed." in html

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from reviews.models import AuditEvent, Status
+from reviews.models import AuditEvent, Evaluation, Status
 from reviews.services import request_escalate
 from tests.reviews.web.builders import review_case
 
@@ -25,16 +25,20 @@ def test_case_page_shows_the_request(nurse_client, provider_a):
     assert "Pain (NRS 0-10)" in html
     assert "Physical therapy" in html or "physical therapy" in html
     assert "Red flags" in html and "Cauda equina" in html
-    # criteria grouped with statement and citation
+    # criteria grouped with statement and citation: ESI-05 not met, GEN-06 and ESI-02 unknown
+    evaluation = Evaluation.objects.get(request=case)
+    met = sum(r["answer"] == "met" for r in evaluation.trace)
+    assert [r["id"] for r in evaluation.trace if r["answer"] == "not_met"] == ["ESI-05"]
     assert (
         html.index("Not met (1)")
-        < html.index("Insufficient information (1)")
-        < html.index("Met (1)")
+        < html.index("Insufficient information (2)")
+        < html.index(f"Met ({met})")
     )
-    assert "At least 4 weeks of conservative care in the current episode, failed." in html
-    assert "seed 002" in html and "at least 4 weeks of conservative care" in html
+    assert "At least 4 weeks of noninvasive conservative care (therapy, home exercise" in html
+    assert "L39240; L33906 summary (4 weeks); commercial 2-6 weeks" in html  # ESI-05's citation
     # the policy version and the checks
-    assert "epidural_steroid_injection/baseline/v7" in html and "3f9a1c2be4d5" in html
+    version = evaluation.policy_version
+    assert version.label in html and version.checksum[:12] in html
     assert "<strong>Duplicate open request</strong>: ok" in html
     assert "<strong>Clinical note</strong>: present" in html
     # the attached note (rendered by the notes template) and the timeline
@@ -81,8 +85,6 @@ def test_a_case_held_by_someone_else_offers_no_actions(nurse_client, nurse2, pro
 
 
 def test_a_case_without_an_evaluation_still_renders(nurse_client, provider_a):
-    from reviews.models import Evaluation
-
     case = review_case(provider_a)
     Evaluation.objects.filter(request=case).delete()
     response = nurse_client.get(reverse("case", args=[case.pk]))

@@ -31,7 +31,7 @@ def history(provider_a, nurse, physician):
         pa_request=denied,
         outcome="denied",
         actor=physician,
-        reasons=[{"criterion": "ESI-03", "statement": "s"}],
+        reasons=[{"criterion": "ESI-05", "statement": "s"}],
         rationale="r",
     )
     review_case(provider_a, status=Status.PENDING_INFORMATION)

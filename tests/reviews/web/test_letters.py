@@ -6,13 +6,21 @@ import pytest
 from django.urls import reverse
 
 from reviews.letters import letter_context
-from reviews.models import AuditEvent
+from reviews.models import AuditEvent, Evaluation
 from reviews.services import determination_record, request_escalate, request_withdraw
 from tests.reviews.web.builders import review_case
 
 pytestmark = pytest.mark.django_db
 
-STATEMENT = "At least 4 weeks of conservative care in the current episode, failed."
+STATEMENT = (
+    "At least 4 weeks of noninvasive conservative care (therapy, home exercise, medications, "
+    "activity modification; not bed rest) that failed or was not tolerated, from its earliest "
+    "start to its end or the review date."
+)
+IMAGING = (
+    "History, examination and imaging agree on the radicular level and side: concordant MRI or "
+    "CT at the treated level."
+)
 
 
 def denied(provider, nurse, physician):
@@ -22,7 +30,7 @@ def denied(provider, nurse, physician):
         pa_request=case,
         outcome="denied",
         actor=physician,
-        reasons=[{"criterion": "ESI-03", "statement": STATEMENT}],
+        reasons=[{"criterion": "ESI-05", "statement": STATEMENT}],
         rationale="The records show 20 days of therapy; the policy asks for 28.",
     )
 
@@ -38,7 +46,8 @@ def test_denial_letter_says_why_under_which_policy_and_how_to_appeal(
     assert "Your request is not approved" in html
     assert STATEMENT in html
     assert "The records show 20 days of therapy; the policy asks for 28." in html
-    assert "epidural_steroid_injection/baseline/v7" in html and "3f9a1c2be4d5" in html
+    version = Evaluation.objects.get(request=case).policy_version
+    assert version.label in html and version.checksum[:12] in html
     assert "a physician reviewer (medical director)" in html
     appeal_by = (determination.decided_at + timedelta(days=60)).strftime("%B %-d, %Y")
     assert f"until <strong>{appeal_by}</strong>" in html
@@ -67,7 +76,7 @@ def test_partial_letter_marks_what_was_not_approved(nurse, physician, provider_a
         pa_request=case,
         outcome="partially_approved",
         actor=physician,
-        reasons=[{"criterion": "ESI-05", "statement": "Imaging shows a finding."}],
+        reasons=[{"criterion": "ESI-02", "statement": IMAGING}],
         rationale="One level only.",
         approved_levels=["L5-S1"],
         approved_units=1,
@@ -75,7 +84,7 @@ def test_partial_letter_marks_what_was_not_approved(nurse, physician, provider_a
     context = letter_context(determination)
     assert context["headline"] == "Your request is partly approved"
     assert context["authorization"]["levels"] == ["L5-S1"]
-    assert context["reasons"] == [{"criterion": "ESI-05", "statement": "Imaging shows a finding."}]
+    assert context["reasons"] == [{"criterion": "ESI-02", "statement": IMAGING}]
     assert context["appeal"]["window_days"] == 60
 
 
@@ -132,9 +141,10 @@ def test_provider_lists_and_reads_letters_through_the_api(api_a, nurse, physicia
     assert detail.status_code == 200
     letter = detail.json()
     assert letter["outcome"] == "denied"
-    assert letter["reasons"] == [{"criterion": "ESI-03", "statement": STATEMENT}]
-    assert letter["policy"]["label"] == "epidural_steroid_injection/baseline/v7"
-    assert letter["policy"]["checksum_prefix"] == "3f9a1c2be4d5"
+    assert letter["reasons"] == [{"criterion": "ESI-05", "statement": STATEMENT}]
+    version = Evaluation.objects.get(request=case).policy_version
+    assert letter["policy"]["label"] == version.label
+    assert letter["policy"]["checksum_prefix"] == version.checksum[:12]
     assert letter["reviewer_role"] == "physician"
     assert letter["appeal"]["by"] == (determination.decided_at + timedelta(days=60)).isoformat()
     event = AuditEvent.objects.get(action="letter_viewed", actor=provider_a)
