@@ -35,7 +35,12 @@ def test_case_page_shows_the_request(nurse_client, provider_a):
         < html.index(f"Met ({met})")
     )
     assert "At least 4 weeks of noninvasive conservative care (therapy, home exercise" in html
-    assert "L39240; L33906 summary (4 weeks); commercial 2-6 weeks" in html  # ESI-05's citation
+    # ESI-05's citation, as a reader sees it: sources, location, verification level
+    assert (
+        "Source: L39240, ESI-SIBS, ESI-COMM · L39240; L33906 summary (4 weeks); commercial 2-6 weeks"
+        in html
+    )
+    assert "{&#x27;sources&#x27;" not in html and "{'sources'" not in html
     # the policy version and the checks
     version = evaluation.policy_version
     assert version.label in html and version.checksum[:12] in html
