@@ -1,10 +1,11 @@
 """The evidence checks: criteria, history, documentation and notes, then the recommendation acts."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from reviews.audit import audit_record, canonical
@@ -269,9 +270,7 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
 def stale_requests(*, now=None) -> list[int]:
     """Requests left in received/evaluating longer than SWEEP_AFTER_SECONDS: re-enqueue them."""
     now = now or timezone.now()
-    cutoff = now - timezone.timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
-    from django.db.models import Q
-
+    cutoff = now - timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
     return list(
         PriorAuthRequest.objects.filter(status__in=[Status.RECEIVED, Status.EVALUATING])
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))

@@ -45,29 +45,13 @@ def _authorization_number(pa_request: PriorAuthRequest) -> str:
     return f"LAM-{pa_request.pk:08d}-{sequence}"
 
 
-def _check_outcome_allowed(role: str, outcome: str, from_status: str) -> None:
-    # DESIGN rule 1: the engine approves or nothing; only a physician makes adverse decisions.
-    if role == Role.ENGINE:
-        if outcome != Outcome.APPROVED:
-            raise NotPermitted("The engine never records an adverse determination.")
-        if from_status != Status.EVALUATING:
-            raise NotPermitted("The engine decides only the requests it is evaluating.")
-        return
-    if role == Role.NURSE:
-        if outcome != Outcome.APPROVED:
-            raise NotPermitted(
-                "Only a physician reviewer may deny or partially approve; escalate the case."
-            )
-        if from_status != Status.NURSE_REVIEW:
-            raise NotPermitted("A nurse decides only cases in nurse review.")
-        return
-    if role == Role.PHYSICIAN:
-        if from_status not in {Status.PHYSICIAN_REVIEW, Status.NURSE_REVIEW, Status.APPEAL}:
-            raise NotPermitted("This case is not in review.")
-        if from_status == Status.NURSE_REVIEW and outcome != Outcome.APPROVED:
-            raise NotPermitted("Escalate to physician review before an adverse determination.")
-        return
-    raise NotPermitted("Only reviewers may record a determination.")
+# The statuses each decider acts from. Which outcomes a role may record is checked before the
+# lock (no adverse outcome from the engine or a nurse); which moves exist is the transition table.
+DECIDES_FROM = {
+    Role.ENGINE: frozenset({Status.EVALUATING}),
+    Role.NURSE: frozenset({Status.NURSE_REVIEW}),
+    Role.PHYSICIAN: frozenset({Status.PHYSICIAN_REVIEW, Status.NURSE_REVIEW, Status.APPEAL}),
+}
 
 
 def _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes) -> None:
@@ -191,7 +175,8 @@ def determination_record(
     if not can_transition(locked.status, OUTCOME_STATUS[outcome]):
         # Decided or moved by someone else meanwhile: a conflict (409), not a permission problem.
         raise InvalidTransition(from_status=locked.status, to_status=OUTCOME_STATUS[outcome])
-    _check_outcome_allowed(role, outcome, locked.status)
+    if locked.status not in DECIDES_FROM[role]:
+        raise NotPermitted(f"The {role} role does not decide cases in {locked.status}.")
     if locked.status == Status.APPEAL:
         appeal = appeal or locked.appeals.filter(status=Appeal.AppealStatus.OPEN).first()
         if appeal is None:

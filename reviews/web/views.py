@@ -189,12 +189,8 @@ def action(request, request_id: int, name: str):
                 "pairs": _posted_pairs(request),
             },
         )
-    if pa_request.assigned_to_id and pa_request.assigned_to_id != request.user.pk:
-        error = f"{pa_request.assigned_to.get_username()} holds this case; only they may act on it."
-        return render(
-            request, "reviews/action.html", {**context, "form": form, "error": error}, status=409
-        )
     try:
+        # A case held by another reviewer is refused by the services (request_transition).
         done = perform(chosen, form, pa_request=pa_request, actor=request.user)
     except LaminaError as exc:
         # Someone else decided first, the case moved on, or the service refused: say so plainly.
