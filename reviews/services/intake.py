@@ -9,7 +9,7 @@ from django.utils import timezone
 from reviews import reference
 from reviews.audit import audit_record
 from reviews.clocks import due_at_for
-from reviews.errors import NotPermitted, ValidationFailed
+from reviews.errors import InvalidTransition, NotPermitted, ValidationFailed
 from reviews.models import (
     OPEN_STATUSES,
     Attachment,
@@ -110,21 +110,20 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
             urgency=data["urgency"], line_of_business=line_of_business, received_at=received_at
         ),
     )
-    ServiceLine.objects.bulk_create(
-        ServiceLine(
-            request=pa_request,
-            sequence=i,
-            cpt_code=code,
-            family=(reference.cpt_lookup(code).family if reference.cpt_lookup(code) else ""),
-            description=(
-                reference.cpt_lookup(code).description
-                if reference.cpt_lookup(code)
-                else "Not covered by a Lamina policy"
-            ),
-            is_add_on=bool(reference.cpt_lookup(code) and reference.cpt_lookup(code).add_on),
+    lines = []
+    for sequence, code in enumerate(codes, start=1):
+        known = reference.cpt_lookup(code)
+        lines.append(
+            ServiceLine(
+                request=pa_request,
+                sequence=sequence,
+                cpt_code=code,
+                family=known.family if known else "",
+                description=known.description if known else "Not covered by a Lamina policy",
+                is_add_on=bool(known and known.add_on),
+            )
         )
-        for i, code in enumerate(codes, start=1)
-    )
+    ServiceLine.objects.bulk_create(lines)
     _add_attachments(pa_request, data.get("attachments") or [], source="submission")
     audit_record(
         action="request_submitted",
@@ -190,8 +189,6 @@ def request_answer_information(
     _require_provider(actor, pa_request)
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
     if locked.status != Status.PENDING_INFORMATION:
-        from reviews.errors import InvalidTransition
-
         raise InvalidTransition(
             from_status=locked.status,
             to_status=Status.EVALUATING,
