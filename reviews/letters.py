@@ -4,8 +4,6 @@ letter_context() is the single source of a letter's content; the web page, the P
 provider API all render what it returns, so the three never disagree.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -13,6 +11,7 @@ from django.utils import timezone
 from reviews import reference
 from reviews.audit import audit_record
 from reviews.models import Determination, Outcome, Role
+from reviews.services.appeals import appeal_window_closes_at
 
 ROLE_WORDS = {
     Role.ENGINE: "Lamina's automated criteria review (approvals only; no automated denials)",
@@ -92,9 +91,7 @@ def letter_context(determination: Determination) -> dict:
     member = pa_request.member
     outcome = determination.outcome
     adverse = outcome in ADVERSE
-    appeal_by = (
-        determination.decided_at + timedelta(days=settings.APPEAL_WINDOW_DAYS) if adverse else None
-    )
+    appeal_by = appeal_window_closes_at(determination) if adverse else None
     service = pa_request.service or {}
     return {
         "determination_id": determination.pk,

@@ -24,6 +24,11 @@ APPEALABLE = frozenset({Status.DENIED, Status.PARTIALLY_APPROVED})
 ADVERSE = frozenset({Outcome.DENIED, Outcome.PARTIALLY_APPROVED})
 
 
+def appeal_window_closes_at(determination: Determination) -> datetime:
+    """The last moment an adverse determination may be appealed (APPEAL_WINDOW_DAYS after it)."""
+    return determination.decided_at + timedelta(days=settings.APPEAL_WINDOW_DAYS)
+
+
 def appeal_due_at(*, urgency: str, filed_at: datetime) -> datetime:
     """The appeal's own clock: 72 hours expedited, 30 days standard (settings)."""
     return filed_at + timedelta(hours=settings.APPEAL_WINDOWS_HOURS[urgency])
@@ -82,7 +87,7 @@ def appeal_file(
             "This determination already decided an appeal; it cannot be appealed again in Lamina.",
             code="appeal_exhausted",
         )
-    closes_at = determination.decided_at + timedelta(days=settings.APPEAL_WINDOW_DAYS)
+    closes_at = appeal_window_closes_at(determination)
     if now > closes_at:
         raise Conflict(
             f"The appeal window of {settings.APPEAL_WINDOW_DAYS} days closed on "
