@@ -433,3 +433,50 @@ class AuditEvent(models.Model):
             models.Index(fields=["request_id_ref", "id"], name="audit_request"),
             models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
         ]
+
+
+class PolicySimulation(models.Model):
+    """One replay of past requests against a policy version before it goes live.
+
+    Nothing of the live data changes: the replay reads each request's last evaluation and stores
+    only its own summary here. Activating the simulated version names its simulations in the
+    audit event.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # The version simulated, when it is stored (a draft); a file's content is kept in `content`.
+    version = models.ForeignKey(
+        "criteria.PolicyVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="simulations",
+    )
+    source = models.CharField(max_length=300)  # the version's label, or the file simulated
+    family = models.CharField(max_length=40)
+    profile = models.CharField(max_length=30)
+    content = models.JSONField()
+    content_checksum = models.CharField(max_length=64)
+    since = models.DateField()
+    until = models.DateField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"simulation {self.pk} of {self.source}"
