@@ -1,4 +1,4 @@
-"""FHIR test helpers: the shared PAS examples, bundles built from REST requests, a receiver."""
+"""FHIR test helpers: the PAS examples (tests/fixtures/fhir), bundles from REST requests, a receiver."""
 
 import copy
 import json
@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from pas.questionnaires import FIELDS
-from tests.conftest import SHARED
 
-FHIR_DIR = SHARED / "fhir"
+FHIR_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 NPI = "http://hl7.org/fhir/sid/us-npi"
