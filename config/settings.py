@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -293,7 +295,17 @@ FHIR_SUBMIT_WAIT_SECONDS = float(os.environ.get("FHIR_SUBMIT_WAIT_SECONDS", "12"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # The cache holds only rate-limit counts: with Redis down, give up within a second
+            # and no retries (the throttle then counts locally), rather than hang intake.
+            "OPTIONS": {
+                "socket_connect_timeout": float(os.environ.get("CACHE_CONNECT_TIMEOUT", "0.5")),
+                "socket_timeout": float(os.environ.get("CACHE_SOCKET_TIMEOUT", "1")),
+                "retry": Retry(NoBackoff(), 0),
+            },
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

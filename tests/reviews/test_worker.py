@@ -3,6 +3,7 @@
 Each test starts its own worker on its own queue (tests/conftest.py: start_worker).
 """
 
+import json
 import shutil
 import socket
 import subprocess
@@ -175,32 +176,110 @@ def broker(url: str):
         _reset_publisher()
 
 
-def test_intake_survives_a_broker_outage_and_checks_everything_after(start_worker, policies, api_a):
-    # given Lamina and its worker on a Redis of their own
-    own_redis = RedisServer(free_port())
-    own_redis.start()
-    try:
-        with broker(own_redis.url):
-            start_worker(broker_url=own_redis.url)
+N_PER_INTERFACE = 12
 
-            # when the broker stops accepting connections while 100 requests are submitted
-            own_redis.stop()
-            ids = []
-            for i in range(100):
-                response = post_json(api_a, "/api/v1/requests/", submission(list(EXPECTED)[i % 3]))
-                # then every one is accepted
-                assert response.status_code == 201, response.content
-                ids.append(response.json()["id"])
-            assert (
-                PriorAuthRequest.objects.filter(pk__in=ids, status=Status.EVALUATING).count() == 100
-            )
 
-            # and once the broker is back (same address: the publisher reconnects by itself),
-            # the sweep re-enqueues them and all are evaluated
-            own_redis.start()
-            with override_sweep_after(0):
-                sweep_unchecked_requests.apply()
-            wait_for(lambda: settled(ids), timeout=240)
-            assert Evaluation.objects.filter(request_id__in=ids).count() == 100
-    finally:
+@pytest.fixture
+def own_redis():
+    """A Redis of the test's own that it may stop; the cache and the broker both point at it."""
+    server = RedisServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_intake_survives_a_redis_outage_end_to_end_and_checks_everything_after(
+    start_worker, policies, provider_a, own_redis, live_server, settings, caplog
+):
+    """Through a real HTTP server: authentication, throttling, idempotency, intake, response."""
+    import logging
+    import time
+    import uuid
+
+    import requests
+    from rest_framework.authtoken.models import Token
+
+    from tests.pas.conftest import surgical_bundle
+
+    # given Lamina's cache (the rate limit) and broker on a Redis of the test's own, and a worker
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": own_redis.url},
+    }
+    settings.FHIR_SUBMIT_WAIT_SECONDS = 0.2  # $submit answers "pended" rather than wait
+    token = Token.objects.create(user=provider_a).key
+    http = requests.Session()
+    http.headers["Authorization"] = f"Token {token}"
+    with broker(own_redis.url):
+        start_worker(broker_url=own_redis.url)
+
+        # when that Redis stops, and the provider submits over REST and over FHIR
         own_redis.stop()
+        caplog.set_level(logging.WARNING)
+        ids, timings = [], []
+        for i in range(N_PER_INTERFACE):
+            key = uuid.uuid4().hex
+            body = submission(list(EXPECTED)[i % 3])
+            started = time.monotonic()
+            # a hung call fails the test through the client timeout
+            response = http.post(
+                f"{live_server.url}/api/v1/requests/",
+                json=body,
+                headers={"Idempotency-Key": key},
+                timeout=10,
+            )
+            timings.append(time.monotonic() - started)
+            assert response.status_code == 201, response.content
+            ids.append(response.json()["id"])
+            # and a retry with the same key is replayed (the records live in PostgreSQL)
+            retry = http.post(
+                f"{live_server.url}/api/v1/requests/",
+                json=body,
+                headers={"Idempotency-Key": key},
+                timeout=10,
+            )
+            assert retry.status_code == 201
+            assert retry.headers["Idempotent-Replayed"] == "true"
+            assert retry.json()["id"] == ids[-1]
+        fhir_ids = []
+        for i in range(N_PER_INTERFACE):
+            bundle = surgical_bundle()
+            for entry in bundle["entry"]:
+                if entry["resource"]["resourceType"] == "Claim":
+                    entry["resource"]["identifier"] = [
+                        {"system": "urn:test:claim", "value": f"outage-{i}-{uuid.uuid4().hex}"}
+                    ]
+            started = time.monotonic()
+            response = http.post(
+                f"{live_server.url}/fhir/Claim/$submit",
+                data=json.dumps(bundle),
+                headers={"Content-Type": "application/fhir+json"},
+                timeout=10,
+            )
+            timings.append(time.monotonic() - started)
+            assert response.status_code == 200, response.content
+            assert response.json()["resourceType"] == "Bundle"
+            fhir_ids.append(
+                PriorAuthRequest.objects.order_by("-pk").values_list("pk", flat=True)[0]
+            )
+        ids += fhir_ids
+        assert len(set(ids)) == 2 * N_PER_INTERFACE
+        assert PriorAuthRequest.objects.filter(pk__in=ids, status=Status.EVALUATING).count() == len(
+            ids
+        )
+        # the rate limit counted locally and said so; no request waited on the dead Redis
+        assert any("rate-limit cache unreachable" in r.getMessage() for r in caplog.records)
+        print(
+            f"\nRedis down: {len(ids)} of {len(ids)} accepted "
+            f"({N_PER_INTERFACE} REST + {N_PER_INTERFACE} FHIR, plus {N_PER_INTERFACE} replays); "
+            f"first call {timings[0]:.2f} s, slowest {max(timings):.2f} s"
+        )
+
+        # then once Redis is back (same address: the publisher reconnects by itself), the sweep
+        # re-enqueues them and the worker evaluates each exactly once
+        own_redis.start()
+        with override_sweep_after(0):
+            sweep_unchecked_requests.apply()
+        wait_for(lambda: settled(ids), timeout=240)
+        for pk in ids:
+            assert Evaluation.objects.filter(request_id=pk).count() == 1, pk
+        print(f"after Redis returned: {len(ids)} evaluated, each exactly once")
