@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO.parent / "shared" / "api" / "examples"
+EXAMPLES = REPO / "docs" / "api" / "examples"
 RESULTS = Path(__file__).resolve().parent / "results"
 EXAMPLE_NAMES = (
     "esi-lumbar-radiculopathy",

@@ -27,7 +27,7 @@ from criteria.loader import load_directory  # noqa: E402
 from reviews.facts import build_facts  # noqa: E402
 from reviews.reference import family_for_codes  # noqa: E402
 
-EXAMPLES = ROOT.parent / "shared" / "api" / "examples"
+EXAMPLES = ROOT / "docs" / "api" / "examples"
 REVIEW_DATE = date(2026, 11, 23)
 
 

@@ -23,8 +23,8 @@ from reviews.models import Organization, Role
 from reviews.roles import user_create
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "api" / "examples"
+# The intake contract's example requests (copied from the contract, see docs/README.md).
+EXAMPLES = REPO / "docs" / "api" / "examples"
 PASSWORD = "correct-horse-battery-staple"
 
 

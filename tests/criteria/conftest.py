@@ -16,8 +16,8 @@ from criteria.loader import load_directory
 from reviews.facts import build_facts
 from reviews.reference import family_for_codes
 
-# The repository sits beside shared/ here and in CI.
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "api" / "examples"
+# The intake contract's examples, copied into the repository (docs/README.md).
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "api" / "examples"
 REVIEW_DATE = date(2026, 11, 23)
 
 

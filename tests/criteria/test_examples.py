@@ -1,4 +1,4 @@
-"""The three shared examples give the recommendations of ../shared/api/examples/EXPECTED.md."""
+"""The three shared examples give the recommendations of docs/api/examples/EXPECTED.md."""
 
 from datetime import date
 

@@ -37,9 +37,9 @@ from reviews.services import (
 
 # The shared examples are written as of this day; their dates move by (today - ANCHOR).
 ANCHOR = date(2026, 11, 22)
-# The three provider requests of the intake contract, shipped with Lamina so that a clone
-# anywhere gets the demo (the tests read the contract's own copies under ../shared).
-SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "demo"
+# The three provider requests of the intake contract (docs/api/examples/, the same files the tests
+# and the bench read).
+SHARED_EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "api" / "examples"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 ORGANIZATIONS = {
