@@ -27,27 +27,14 @@ from typing import Any
 
 from criteria.engine import add_months
 from criteria.vocabulary import FACTS
+from reviews import spine
 from reviews.reference import cpt_lookup
 
 FACT_VOCABULARY: frozenset[str] = frozenset(FACTS)
 FACT_FIELDS: dict[str, str] = {name: fact.field for name, fact in FACTS.items()}
 
-_REGION = {
-    "cervical": "cervical",
-    "thoracic": "thoracic",
-    "lumbar": "lumbosacral",
-    "sacral": "lumbosacral",
-}
-_LEVEL_REGION = {"C": "cervical", "T": "thoracic", "L": "lumbosacral", "S": "lumbosacral"}
-# C1..C7, T1..T12, L1..L5, S1..S5 in order: levels become index ranges to compare.
-_VERTEBRAE = (
-    [f"C{i}" for i in range(1, 8)]
-    + [f"T{i}" for i in range(1, 13)]
-    + [f"L{i}" for i in range(1, 6)]
-    + [f"S{i}" for i in range(1, 6)]
-)
-_VERTEBRA_INDEX = {name: i for i, name in enumerate(_VERTEBRAE)}
-_AUGMENTABLE = (_VERTEBRA_INDEX["T1"], _VERTEBRA_INDEX["L5"])  # VA-01: T1-L5
+# Levels, regions, spans and overlap: reviews/spine.py, the one model of the spine.
+_AUGMENTABLE = ("T1", "L5")  # VA-01: T1-L5
 
 _TRANSFORAMINAL = {"64479", "64480", "64483", "64484"}
 _INTERLAMINAR = {"62320", "62321", "62322", "62323"}
@@ -114,38 +101,13 @@ def _completed_months(start: date, end: date) -> int:
     return max(months, 0)
 
 
-def _span(level: str) -> tuple[int, int] | None:
-    """ "L4-L5" -> (index L4, index L5); "L1" -> (index L1, index L1); unparseable -> None."""
-    parts = [p.strip().upper() for p in str(level).split("-")]
-    if not parts or any(p not in _VERTEBRA_INDEX for p in parts):
-        return None
-    indexes = [_VERTEBRA_INDEX[p] for p in parts]
-    return min(indexes), max(indexes)
-
-
 def _overlap(levels_a: Iterable[str], levels_b: Iterable[str]) -> bool | None:
-    """Whether two level lists share a segment (or a vertebra, when one side is a vertebra)."""
-    spans_a = [s for s in (_span(x) for x in levels_a) if s]
-    spans_b = [s for s in (_span(x) for x in levels_b) if s]
-    if not spans_a or not spans_b:
-        return None
-    for a_lo, a_hi in spans_a:
-        for b_lo, b_hi in spans_b:
-            shared = min(a_hi, b_hi) - max(a_lo, b_lo) + 1
-            single = a_lo == a_hi or b_lo == b_hi
-            if shared >= 2 or (single and shared >= 1):
-                return True
-    return False
+    """Whether two level lists share a segment (or a vertebra): the one spine model's overlap."""
+    return spine.overlap(levels_a, levels_b)
 
 
 def _region_of(region: Any, levels: Iterable[str]) -> str | None:
-    if region in _REGION:
-        return _REGION[region]
-    for level in levels or ():
-        first = str(level).strip()[:1].upper()
-        if first in _LEVEL_REGION:
-            return _LEVEL_REGION[first]
-    return None
+    return spine.region_group(region, levels)
 
 
 def _union_days(intervals: list[tuple[date, date]]) -> int:
@@ -607,14 +569,11 @@ def _fracture(facts: dict, clinical: dict, levels: list, review_date: date) -> N
     facts["fracture.etiology"] = fracture.get("etiology")
     onset = _date(fracture.get("onset_date")) or _date(clinical.get("symptom_onset_date"))
     facts["fracture.age_days"] = (review_date - onset).days if onset else None
-    spans = [
-        s
-        for s in (_span(x) for x in ([fracture["level"]] if fracture.get("level") else levels))
-        if s
-    ]
-    if spans:
-        lo, hi = _AUGMENTABLE
-        facts["fracture.level_in_range"] = all(lo <= a and b <= hi for a, b in spans)
+    in_range = spine.within(
+        [fracture["level"]] if fracture.get("level") else levels, *_AUGMENTABLE
+    )
+    if in_range is not None:
+        facts["fracture.level_in_range"] = in_range
     edema = _bool(fracture.get("mri_marrow_edema"))
     if edema is None and any(
         s.get("modality") == "mri" and "marrow_edema" in (s.get("findings") or [])

@@ -20,7 +20,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reviews import reference
+from reviews import reference, spine
 from reviews.models import (
     OPEN_STATUSES,
     Attachment,
@@ -146,15 +146,6 @@ MAX_TEXT_CHARS = 20_000
 
 # A CPT code: five digits (Category I) or four digits and T (Category III, emerging procedures).
 CPT_FORMAT = re.compile(r"^[0-9]{4}[0-9T]$")
-# One vertebra ("L1", "S1") or a segment between two ("L4-L5", "C7-T1", "L4-S1").
-_VERTEBRA = r"(?:C[1-7]|T(?:1[0-2]|[1-9])|L[1-6]|S[1-5])"
-LEVEL_FORMAT = re.compile(rf"^({_VERTEBRA})(?:-({_VERTEBRA}))?$")
-_SPINE_ORDER = (
-    [f"C{i}" for i in range(1, 8)]
-    + [f"T{i}" for i in range(1, 13)]
-    + [f"L{i}" for i in range(1, 7)]
-    + [f"S{i}" for i in range(1, 6)]
-)
 
 
 def _choices(values) -> list[tuple[str, str]]:
@@ -194,16 +185,13 @@ def validate_past_date(value: date | None) -> None:
 
 
 def validate_level(value: str) -> None:
-    match = LEVEL_FORMAT.match(value or "")
-    if not match:
-        raise serializers.ValidationError(
-            f"'{value}' is not a spinal level: use a vertebra like 'L1' or a segment like 'L4-L5'."
-        )
-    upper, lower = match.groups()
-    if lower and _SPINE_ORDER.index(lower) <= _SPINE_ORDER.index(upper):
-        raise serializers.ValidationError(
-            f"'{value}': name the upper vertebra first (e.g. 'L4-L5')."
-        )
+    """A level as reviews/spine.py reads it (L6 a known variant), written the canonical way."""
+    try:
+        span = spine.parse(value)
+    except spine.LevelError as error:
+        raise serializers.ValidationError(str(error)) from None
+    if str(span) != value:
+        raise serializers.ValidationError(f"'{value}': write it as '{span}'.")
 
 
 def validate_cpt_format(value: str) -> None:

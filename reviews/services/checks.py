@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from reviews import spine
 from reviews.audit import audit_record, canonical
 from reviews.models import (
     OPEN_STATUSES,
@@ -22,7 +23,8 @@ NO_POLICY_REASON = "No Lamina policy covers this service; a reviewer decides it.
 
 
 def _levels_overlap(a: list[str], b: list[str]) -> bool:
-    return bool(set(a or []) & set(b or []))
+    """The criteria's overlap (reviews/spine.py): 'L4-L5' and 'L5' overlap here as there."""
+    return bool(spine.overlap(a, b))
 
 
 def history_checks(pa_request: PriorAuthRequest) -> list[dict]:
