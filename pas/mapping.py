@@ -58,6 +58,11 @@ BODY_SITE_REGIONS = {
     "122495006": "thoracic",
     "122496007": "lumbar",
 }
+CPT_FORMAT = re.compile(r"^[0-9]{4}[0-9T]$")  # as the REST contract reads CPT
+INFO_CANCELLED = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled"
+# Modifier extensions Lamina understands; any other changes the meaning of what carries it, so
+# FHIR requires refusing the resource.
+KNOWN_MODIFIERS = frozenset({INFO_CANCELLED})
 LEVEL = re.compile(
     r"^(?:C[1-7]|T(?:1[0-2]|[1-9])|L[1-6]|S[1-5])(?:-(?:C[1-7]|T(?:1[0-2]|[1-9])|L[1-6]|S[1-5]))?$"
 )
@@ -152,6 +157,10 @@ def json_load(raw: bytes) -> Any:
         raise FhirError(
             400, [issue(f"JSON nested deeper than {MAX_FHIR_DEPTH} levels.", code="too-costly")]
         )
+    from reviews.api.parsers import LONE_SURROGATE, has_lone_surrogate
+
+    if has_lone_surrogate(data):
+        raise FhirError(400, [issue(LONE_SURROGATE, code="structure")])
     return data
 
 
@@ -309,19 +318,62 @@ def _extension(resource: dict, url: str) -> dict | None:
     return None
 
 
+MEMBER_TYPES = frozenset({"MB", "MIN"})
+
+
+def _typed_member_identifier(identifiers: Any):
+    """The first identifier typed MB (member number) or MIN (member identification number),
+    whatever code system the type comes from (v2-0203, or the test kit's own)."""
+    for k, ident in enumerate(identifiers or []):
+        if not isinstance(ident, dict) or not ident.get("value"):
+            continue
+        if set(codes_of(ident.get("type"))) & MEMBER_TYPES:
+            return k, str(ident["value"])
+    return None, None
+
+
 def _member_id(coverage: dict, cov_expr: str, patient: dict, pat_expr: str):
-    """The plan's member id: the Coverage member number (type MB), the subscriber id when the
-    patient is the subscriber, else the Patient's member number."""
-    k, value = _identifier(coverage.get("identifier"), type_code="MB")
+    """The plan's member id as a payer reads it: the Coverage member number (typed MB/MIN), a
+    Patient identifier typed MB/MIN, else the subscriber id when the patient is the subscriber."""
+    k, value = _typed_member_identifier(coverage.get("identifier"))
     if value:
         return value, f"{cov_expr}.identifier[{k}].value"
+    k, value = _typed_member_identifier(patient.get("identifier"))
+    if value:
+        return value, f"{pat_expr}.identifier[{k}].value"
     relationship = codes_of(coverage.get("relationship"))
     if coverage.get("subscriberId") and (not relationship or "self" in relationship):
         return str(coverage["subscriberId"]), f"{cov_expr}.subscriberId"
-    k, value = _identifier(patient.get("identifier"), type_code="MB")
-    if value:
-        return value, f"{pat_expr}.identifier[{k}].value"
     return None, f"{cov_expr}.identifier"
+
+
+def _item_cancelled(item: dict) -> bool:
+    return any(
+        isinstance(m, dict) and m.get("url") == INFO_CANCELLED and m.get("valueBoolean") is True
+        for m in item.get("modifierExtension") or []
+    )
+
+
+def unknown_modifiers(value: Any, expr: str = "Bundle"):
+    """Every modifierExtension Lamina does not understand, with the element that carries it."""
+    stack = [(value, expr)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for k, m in enumerate(node.get("modifierExtension") or []):
+                if not isinstance(m, dict) or m.get("url") not in KNOWN_MODIFIERS:
+                    url = m.get("url") if isinstance(m, dict) else None
+                    yield issue(
+                        f"Lamina does not understand the modifier extension {url!r}; FHIR "
+                        "requires refusing what it modifies.",
+                        expression=f"{where}.modifierExtension[{k}]",
+                        code="not-supported",
+                    )
+            for key, child in node.items():
+                if key != "modifierExtension":
+                    stack.append((child, f"{where}.{key}"))
+        elif isinstance(node, list):
+            stack.extend((child, f"{where}[{n}]") for n, child in enumerate(node))
 
 
 def _human_name(names: Any) -> tuple[int, dict] | tuple[None, dict]:
@@ -384,10 +436,28 @@ class _Reader:
                 ],
             )
         if len(claims) > 1:
-            raise FhirError(
-                422,
-                [issue("Send one Claim per Bundle.", expression=claims[1][0], code="invalid")],
-            )
+            # An update (PAS Claim Update): the new Claim names the earlier one, which the Bundle
+            # carries too, through Claim.related.
+            named = set()
+            for _, c in claims:
+                for related in c.get("related") or []:
+                    _, target = self.index.resolve((related or {}).get("claim"))
+                    if target is not None:
+                        named.add(id(target))
+            focal = [(e, c) for e, c in claims if id(c) not in named]
+            if len(focal) != 1 or len(named) != len(claims) - 1:
+                raise FhirError(
+                    422,
+                    [
+                        issue(
+                            "Send one Claim per Bundle, or an update: the new Claim and the "
+                            "earlier one it names in Claim.related.",
+                            expression=claims[1][0],
+                            code="invalid",
+                        )
+                    ],
+                )
+            claims = focal
         cx, claim = claims[0]
         if claim.get("use") != "preauthorization":
             raise FhirError(
@@ -430,33 +500,46 @@ class _Reader:
         if patient is None or coverage is None:
             return None, record
         member_id, mexpr = _member_id(coverage, covx, patient, px)
-        if not member_id:
-            self.fail(
-                "Lamina needs the member id: Coverage.identifier of type MB, or "
-                "Coverage.subscriberId when the patient is the subscriber.",
-                mexpr,
-                "required",
-            )
-            return None, record
         k, name = _human_name(patient.get("name"))
         nexpr = f"{px}.name[{k}]" if k is not None else f"{px}.name"
         given = name.get("given") or []
         member = {
-            "member_id": member_id,
+            "member_id": member_id or "",
             "first_name": str(given[0]) if given else "",
             "last_name": str(name.get("family") or ""),
             "sex": patient.get("gender") or "unknown",
         }
-        if patient.get("birthDate"):
-            member["birth_date"] = str(patient["birthDate"])
-        else:
+        birth_date = str(patient["birthDate"]) if patient.get("birthDate") else None
+        if birth_date:
+            member["birth_date"] = birth_date
+        on_file = None
+        if member_id:
+            on_file = Member.objects.filter(member_id=member_id).first()
+        elif birth_date and member["last_name"] and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth_date):
+            # No member id: a payer matches on name and birth date, when exactly one fits.
+            candidates = list(
+                Member.objects.filter(
+                    last_name__iexact=member["last_name"],
+                    first_name__iexact=member["first_name"],
+                    birth_date=birth_date,
+                )[:2]
+            )
+            if len(candidates) == 1:
+                on_file = candidates[0]
+                member["member_id"] = on_file.member_id
+        if on_file is not None and not birth_date:
             # PAS lets an EHR leave the birth date out ("DoB Unknown"); the plan knows its
             # members, so a member on file is matched by id and keeps the birth date on file.
-            on_file = Member.objects.filter(member_id=member_id).values_list(
-                "birth_date", flat=True
+            member["birth_date"] = on_file.birth_date.isoformat()
+        if not member["member_id"]:
+            record["unidentified"] = (
+                "No member id (Coverage or Patient identifier typed MB/MIN, or the subscriber id) "
+                "and no single member on file with this name and birth date."
             )
-            if on_file:
-                member["birth_date"] = on_file[0].isoformat()
+        elif "birth_date" not in member:
+            record["unidentified"] = (
+                f"Member {member['member_id']} is not on file and the Patient has no birth date."
+            )
         self.sources.update(
             {
                 "member": px,
@@ -468,7 +551,7 @@ class _Reader:
             }
         )
         record.update(
-            member_id=member_id,
+            member_id=member["member_id"],
             patient_id=str(patient.get("id") or "")[:64],
             coverage=(covx, coverage),
         )
@@ -543,29 +626,36 @@ class _Reader:
                 for j, c in enumerate(product.get("coding") or [])
                 if isinstance(c, dict) and c.get("system") in CPT_SYSTEMS and c.get("code")
             ]
-            if not found:
-                self.fail(
-                    "Lamina reviews procedures coded in CPT: give the item's CPT code "
-                    "(system http://www.ama-assn.org/go/cpt).",
-                    f"{ix}.productOrService",
-                    "code-invalid",
-                )
+            trace = _extension(item, PAS_EXT + "itemTraceNumber")
+            quantity = (item.get("quantity") or {}).get("value")
+            cancelled = _item_cancelled(item)
+            coded = [
+                c for c in product.get("coding") or [] if isinstance(c, dict) and c.get("code")
+            ]
+            line = {
+                "sequence": item.get("sequence") or k + 1,
+                "cpt_code": "",
+                "trace_number": (trace or {}).get("valueIdentifier"),
+                "quantity": quantity,
+                "cancelled": cancelled,
+            }
+            if found and CPT_FORMAT.match(found[0][1]):
+                j, code = found[0]
+                line["cpt_code"] = code
+            else:
+                # Not a CPT code (an X12 service type, a HCPCS Level II code): taken, and a
+                # reviewer decides, as for a service no Lamina policy covers.
+                first = coded[0] if coded else {}
+                line["code"] = str(first.get("code") or "")[:20]
+                line["system"] = str(first.get("system") or "")[:300]
+                line["display"] = str(first.get("display") or _text_of(product))[:200]
+            items.append(line)
+            if cancelled or not line["cpt_code"]:
                 continue
-            j, code = found[0]
             self.sources[f"service.cpt_codes[{len(codes)}]"] = (
                 f"{ix}.productOrService.coding[{j}].code"
             )
             codes.append(code)
-            trace = _extension(item, PAS_EXT + "itemTraceNumber")
-            quantity = (item.get("quantity") or {}).get("value")
-            items.append(
-                {
-                    "sequence": item.get("sequence") or k + 1,
-                    "cpt_code": code,
-                    "trace_number": (trace or {}).get("valueIdentifier"),
-                    "quantity": quantity,
-                }
-            )
             if "units" not in service and isinstance(quantity, int | float) and quantity >= 1:
                 service["units"] = int(quantity) if float(quantity).is_integer() else quantity
                 self.sources["service.units"] = f"{ix}.quantity.value"
@@ -614,8 +704,6 @@ class _Reader:
     def diagnoses(self, claim: dict, cx: str) -> list[str]:
         codes: list[str] = []
         self.sources["diagnosis_codes"] = f"{cx}.diagnosis"
-        if not claim.get("diagnosis"):
-            self.fail("The Claim has no diagnosis.", f"{cx}.diagnosis", "required")
         for k, dx in _sorted_by_sequence(claim.get("diagnosis")):
             dxx = f"{cx}.diagnosis[{k}]"
             found = codes_of(dx.get("diagnosisCodeableConcept"), ICD10CM)
@@ -626,12 +714,7 @@ class _Reader:
                     found = codes_of(condition.get("code"), ICD10CM)
                     where = f"{rexpr}.code"
             if not found:
-                self.fail(
-                    f"Lamina needs ICD-10-CM diagnosis codes (system {ICD10CM}).",
-                    dxx,
-                    "code-invalid",
-                )
-                continue
+                continue  # not ICD-10-CM: the request is pended for its diagnosis codes
             self.sources[f"diagnosis_codes[{len(codes)}]"] = where
             codes.append(found[0])
         return codes
@@ -898,8 +981,28 @@ def claim_bundle_map(bundle: dict) -> MappedClaim:
         "items": items,
         "insurer": insurer,
         "requestor": requestor,
+        "claim_status": str(claim.get("status") or ""),
+        "related": _related_identifiers(reader, claim),
     }
     return MappedClaim(data=data, sources=reader.sources, record=record)
+
+
+def _related_identifiers(reader: "_Reader", claim: dict) -> list[list[str]]:
+    """The earlier Claims an update names: [system, value] of each one's identifiers, read from
+    the earlier Claim in the Bundle, or from the reference's own identifier."""
+    out: list[list[str]] = []
+    for related in claim.get("related") or []:
+        ref = (related or {}).get("claim") or {}
+        _, target = reader.index.resolve(ref)
+        identifiers = (target or {}).get("identifier") or []
+        if isinstance(ref.get("identifier"), dict):
+            identifiers = [*identifiers, ref["identifier"]]
+        out.extend(
+            [str(i.get("system") or ""), str(i["value"])]
+            for i in identifiers
+            if isinstance(i, dict) and i.get("value")
+        )
+    return out
 
 
 def error_paths(detail, prefix: str = "") -> dict[str, list[str]]:

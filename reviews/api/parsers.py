@@ -40,7 +40,28 @@ class LaminaJSONParser(JSONParser):
             raise ParseError(f"JSON nested deeper than {settings.MAX_JSON_DEPTH} levels.") from exc
         if _depth(data, settings.MAX_JSON_DEPTH) > settings.MAX_JSON_DEPTH:
             raise ParseError(f"JSON nested deeper than {settings.MAX_JSON_DEPTH} levels.")
+        if has_lone_surrogate(data):
+            raise ParseError(LONE_SURROGATE)
         return data
+
+
+LONE_SURROGATE = (
+    "The JSON holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), which is not text; "
+    "send valid Unicode."
+)
+
+
+def has_lone_surrogate(data) -> bool:
+    """True when a string (key or value) holds a surrogate JSON allowed but UTF-8 cannot encode.
+
+    Paired escapes ("\\ud83d\\ude00") decode to one character and pass; a lone one would fail
+    later, in the idempotency digest or the database driver, as a server error.
+    """
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _reject_constant(name: str):

@@ -1,0 +1,81 @@
+"""Faults and hostile input (issue: holds under faults and hostile input).
+
+Against the real stack: PostgreSQL, Redis, the WSGI application.
+"""
+
+import uuid
+
+import pytest
+from axes.models import AccessAttempt
+
+from reviews.models import AuditEvent, IdempotencyRecord, PriorAuthRequest
+from tests.conftest import PASSWORD, example
+
+LONE = b'"\\ud800"'
+
+
+def _with_lone_surrogate(body: dict, field: str) -> bytes:
+    import json
+
+    raw = json.dumps({**body, field: "x"}).encode()
+    return raw.replace(b'"x"', LONE, 1)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/requests/", "REQUEST/information/", "REQUEST/withdraw/"],
+    ids=["submit", "information", "withdraw"],
+)
+def test_a_lone_surrogate_in_a_rest_body_is_a_400_and_stores_nothing(api_a, url):
+    from tests.conftest import post_json
+
+    if url.startswith("REQUEST"):
+        created = post_json(api_a, "/api/v1/requests/", example("esi-lumbar-radiculopathy"))
+        url = url.replace("REQUEST", f"/api/v1/requests/{created.json()['id']}")
+        body = {"message": "x"} if "information" in url else {"reason": "x"}
+    else:
+        body = example("esi-lumbar-radiculopathy")
+    field = next(iter(body)) if "requests/" not in url or url.endswith("/") else "external_id"
+    field = "external_id" if url == "/api/v1/requests/" else field
+    before = (PriorAuthRequest.objects.count(), IdempotencyRecord.objects.count())
+    response = api_a.post(
+        url,
+        data=_with_lone_surrogate(body, field),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "parse_error"
+    assert "surrogate" in response.json()["message"]
+    assert (PriorAuthRequest.objects.count(), IdempotencyRecord.objects.count()) == before
+
+
+@pytest.mark.parametrize("url", ["/fhir/Claim/$submit", "/fhir/Claim/$inquire"])
+def test_a_lone_surrogate_in_a_fhir_body_is_a_400_operation_outcome(api_a, url):
+    from tests.pas.conftest import surgical_bundle
+
+    raw = _with_lone_surrogate(surgical_bundle(), "id")
+    response = api_a.post(
+        url,
+        data=raw,
+        content_type="application/fhir+json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+
+    assert response.status_code == 400, response.content
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "surrogate" in outcome["issue"][0]["diagnostics"]
+    assert PriorAuthRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_sign_in_username_of_256_characters_is_refused_and_stores_nothing(client, nurse):
+    events = AuditEvent.objects.count()
+    response = client.post("/accounts/login/", {"username": "n" * 300, "password": PASSWORD})
+
+    assert response.status_code == 400
+    assert "at most 150 characters" in str(response.context["form"].errors["username"])
+    assert AccessAttempt.objects.count() == 0
+    assert AuditEvent.objects.count() == events
