@@ -10,10 +10,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import environ
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The local settings `./lamina run` wrote (DEBUG, a generated SECRET_KEY, the database), so that a
+# management command pasted in a fresh shell uses what the server uses. The environment wins over
+# the file; `./lamina test` and `./lamina bench` set LAMINA_DOTENV=0 and never read it. Production
+# has no .env: only `./lamina run` writes one. https://django-environ.readthedocs.io/
+if os.environ.get("LAMINA_DOTENV", "1") != "0" and (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -56,7 +64,6 @@ INSTALLED_APPS = [
     "reviews",
     "pas",
     "notes",
-    "benchfloor",  # the benchmark's framework-plus-database floor (bench/)
 ]
 
 MIDDLEWARE = [
@@ -123,9 +130,12 @@ LOGOUT_REDIRECT_URL = "login"
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "30")))
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# Reviewers of one plan often share an office egress address: locking by address alone would lock
-# the whole office out after one person's typos, so lockout is per account.
+# Locked by username and address together: a stranger's guesses cannot lock a reviewer out, and
+# reviewers sharing an office egress address do not lock each other out. An address on its own is
+# limited (across usernames) by reviews/web/signin.py: SIGNIN_ADDRESS_FAILURE_LIMIT failures per
+# cool-off period, then the lockout page.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+SIGNIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("SIGNIN_ADDRESS_FAILURE_LIMIT", "30"))
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 # A plain page that says the account is locked and for how long (reviews/web/views.py).
@@ -162,9 +172,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# The benchmark's framework-plus-database floor (POST /api/v1/_floor/) is mounted only when asked
-# for: it stores whatever a provider sends, which production has no use for.
-BENCH_FLOOR = env_bool("BENCH_FLOOR", False)
+# The benchmark's framework-plus-database floor (app benchfloor, POST /api/v1/_floor/) is installed
+# and mounted only by config/settings_bench.py: it stores whatever a provider sends, which
+# production has no use for.
+BENCH_FLOOR = False
 
 # The largest body Lamina reads (1 MiB); larger ones get 413 before parsing.
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
@@ -260,7 +271,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "mark-clocks": {"task": "reviews.tasks.mark_clocks", "schedule": 60.0},
+    "seal-audit": {"task": "reviews.audit_tasks.seal_audit", "schedule": 1.0},
+    "publish-audit-checkpoint": {
+        "task": "reviews.audit_tasks.publish_audit_checkpoint",
+        "schedule": float(os.environ.get("AUDIT_PUBLISH_SECONDS", "60")),
+    },
 }
+
+# --- Audit checkpoints -----------------------------------------------------------------------
+# The Ed25519 private key that signs checkpoints (a PEM file the database never holds; only the
+# beat/worker that publishes needs it), the public key verify_audit trusts (defaults to the signing
+# key's public half), and the directory the signed checkpoints are written to.
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
+AUDIT_VERIFY_KEY = os.environ.get("AUDIT_VERIFY_KEY", "")
+AUDIT_CHECKPOINT_DIR = os.environ.get(
+    "AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "var" / "audit-checkpoints")
+)
 
 # --- Decision windows ---------------------------------------------------------------------------
 # CMS-0057-F: 72 hours for expedited, 7 calendar days for standard; per line of business.

@@ -79,3 +79,47 @@ def test_a_sign_in_username_of_256_characters_is_refused_and_stores_nothing(clie
     assert "at most 150 characters" in str(response.context["form"].errors["username"])
     assert AccessAttempt.objects.count() == 0
     assert AuditEvent.objects.count() == events
+
+
+# --- Sign-in lockout by username and address; addresses limited on their own ----------------------
+
+
+@pytest.fixture
+def fresh_signin_limits(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.SIGNIN_ADDRESS_FAILURE_LIMIT = 12
+    yield
+    cache.clear()
+
+
+def _sign_in(client, username, password, address):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+@pytest.mark.django_db
+def test_a_strangers_failures_do_not_lock_the_reviewer_out(client, nurse, fresh_signin_limits):
+    for _ in range(6):
+        _sign_in(client, "nurse", "wrong", "203.0.113.9")
+
+    assert _sign_in(client, "nurse", PASSWORD, "203.0.113.9").status_code == 429
+    assert _sign_in(client, "nurse", PASSWORD, "198.51.100.7").status_code == 302
+
+
+@pytest.mark.django_db
+def test_one_address_trying_many_usernames_is_stopped_and_audits_a_bounded_number(
+    client, nurse, fresh_signin_limits
+):
+    events = AuditEvent.objects.filter(action="sign_in_failed").count()
+    answers = [
+        _sign_in(client, f"guess{i}", "wrong", "203.0.113.10").status_code for i in range(40)
+    ]
+
+    assert answers[:12] == [200] * 12
+    assert set(answers[12:]) == {429}
+    assert AuditEvent.objects.filter(action="sign_in_failed").count() - events == 12
+    # another address is not affected
+    assert _sign_in(client, "nurse", PASSWORD, "198.51.100.8").status_code == 302
