@@ -95,7 +95,7 @@ def server_env() -> dict[str, str]:
         CELERY_QUEUE=QUEUE,
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
-        BENCH_FLOOR="1",  # mount the floor endpoint for this run
+        DJANGO_SETTINGS_MODULE="config.settings_bench",  # production settings plus the floor app
     )
     return env
 
@@ -112,7 +112,6 @@ def manage(*args: str) -> None:
 
 def setup_django() -> None:
     os.environ.update(server_env())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()

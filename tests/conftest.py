@@ -33,8 +33,6 @@ def pytest_configure(config):
         raise pytest.UsageError("Lamina's tests run against PostgreSQL: set DATABASE_URL.")
     if not settings.REDIS_URL:
         raise pytest.UsageError("Lamina's tests run against Redis: set REDIS_URL.")
-    # The benchmark's floor endpoint is mounted so the authorization matrix covers it too.
-    settings.BENCH_FLOOR = True
     # The audit table refuses TRUNCATE (reviews migration 0002) unless the session allows it;
     # pytest-django flushes the test database with TRUNCATE between transactional tests.
     options = settings.DATABASES["default"].setdefault("OPTIONS", {})

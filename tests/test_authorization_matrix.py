@@ -111,7 +111,6 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "api/v1/requests/<request_id>/letters/": {"get": READ_A},
     "api/v1/requests/<request_id>/letters/<determination_id>/": {"get": READ_A},
     "api/v1/requests/<request_id>/letters/<determination_id>.pdf": {"get": READ_A},
-    "api/v1/_floor/": {"get": NONE, "post": PROVIDERS},
     # --- Auditors' API ---
     "api/v1/audit/requests/<request_id>/history/": {"get": AUDIT},
     "api/v1/audit/determinations/": {"get": AUDIT},

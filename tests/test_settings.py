@@ -12,17 +12,36 @@ import config.urls
 from tests.conftest import REPO
 
 
-def test_the_benchmark_floor_is_mounted_only_when_asked_for(settings):
-    try:
-        settings.BENCH_FLOOR = False
-        patterns = importlib.reload(config.urls).urlpatterns
-        assert not any("_floor" in str(p.pattern) for p in patterns)
-        settings.BENCH_FLOOR = True
-        patterns = importlib.reload(config.urls).urlpatterns
-        assert any("_floor" in str(p.pattern) for p in patterns)
-    finally:
-        importlib.reload(config.urls)
-        clear_url_caches()
+def test_the_benchmark_floor_is_not_in_production(settings):
+    assert "benchfloor" not in settings.INSTALLED_APPS
+    assert settings.BENCH_FLOOR is False
+    patterns = importlib.reload(config.urls).urlpatterns
+    clear_url_caches()
+    assert not any("_floor" in str(p.pattern) for p in patterns)
+
+
+def test_the_bench_settings_install_and_mount_the_floor():
+    """config.settings_bench adds the floor app (migrated only there) and its endpoint."""
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "from django.urls import resolve; "
+        "assert 'benchfloor' in settings.INSTALLED_APPS; "
+        "print(resolve('/api/v1/_floor/').url_name)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_bench", "LAMINA_DOTENV": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bench-floor"
+    check = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "benchfloor", "--check", "--dry-run"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def _settings_in_a_fresh_process(env: dict) -> subprocess.CompletedProcess:
