@@ -18,8 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from reviews.audit import GENESIS_HASH, canonical, event_hash
-from reviews.audit_verify import CHAIN_COLUMNS
+from reviews.audit import CONTENT_COLUMNS, audit_seal, canonical
 from reviews.models import (
     Appeal,
     AuditEvent,
@@ -73,8 +72,8 @@ RECOMMENDATION_OF = {
     Status.APPEAL: Recommendation.PHYSICIAN_REVIEW,
 }
 
-# Every stored column of an event but its id: what the chain covers, as verify_audit reads it.
-AUDIT_COLUMNS = CHAIN_COLUMNS[1:]
+# Every column of an unsealed event but its id: what the chain covers, as the sealer reads it.
+AUDIT_COLUMNS = CONTENT_COLUMNS[1:]
 
 
 class RawJson(str):
@@ -137,11 +136,9 @@ class Cast:
 
 
 class AuditChain:
-    """Appends events to the hash chain in memory and writes them with COPY."""
+    """Writes events with COPY, unsealed as audit_record() writes them; the sealer chains them."""
 
     def __init__(self) -> None:
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        self.head = last or GENESIS_HASH
         self.rows: list[tuple] = []
         self.roles: dict[int, str] = {}
 
@@ -164,21 +161,6 @@ class AuditChain:
             if actor.pk not in self.roles:
                 self.roles[actor.pk] = actor.role
             actor_id, label, role = actor.pk, actor.username, self.roles[actor.pk]
-        event = AuditEvent(
-            occurred_at=at,
-            actor_id=actor_id,
-            actor_label=label,
-            role=role,
-            source_ip=ip,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            request_id_ref=request_id,
-            data=json.loads(canonical(data)),
-            prev_hash=self.head,
-        )
-        event.hash = event_hash(event)
-        self.head = event.hash
         self.rows.append(
             (
                 at,
@@ -190,14 +172,13 @@ class AuditChain:
                 subject_type,
                 str(subject_id),
                 request_id,
-                canonical(event.data),
-                event.prev_hash,
-                event.hash,
+                canonical(json.loads(canonical(data))),
             )
         )
 
     def flush(self) -> int:
-        """COPY the pending events in order (ids follow COPY order, so the chain reads in order)."""
+        """COPY the pending events in order, then seal them (ids follow COPY order, and so does
+        the chain)."""
         written = len(self.rows)
         if not written:
             return 0
@@ -210,6 +191,7 @@ class AuditChain:
             for row in self.rows:
                 pipe.write_row(row)
         self.rows = []
+        audit_seal()
         return written
 
 

@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("lamina")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The audit sealer and checkpoint publisher (reviews/audit_tasks.py).
+app.autodiscover_tasks(related_name="audit_tasks")
 
 
 @app.task(name="lamina.ping")

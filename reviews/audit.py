@@ -1,14 +1,19 @@
-"""The append-only, hash-chained audit trail.
+"""The append-only, hash-chained audit trail: written without a lock, sealed in batches.
 
-Every event stores the hash of the previous event and its own hash over a canonical JSON of its
-content. Appends are serialized with a transaction-scoped PostgreSQL advisory lock, so concurrent
-writers can never fork the chain; the lock is released when the writer's transaction ends, which
-is also when its event becomes visible.
+audit_record() inserts an unsealed event inside the caller's transaction and takes no lock, so
+writers never wait for one another. audit_seal(), run by one sealer at a time (a Celery beat task
+about every second, `manage.py seal_audit`, and verify_audit before it walks), takes the committed
+unsealed events in the order it finds them committed, gives each its position, the hash of the
+event before it and its own hash over a canonical JSON of its content, and records an
+AuditCheckpoint per batch (head hash and RFC 6962 Merkle root), all of a batch in one transaction:
+a sealer killed mid-batch leaves nothing half-sealed. Concurrent sealers do not wait: the one that
+holds the advisory lock proceeds, the others return at once.
 """
 
 import hashlib
 import ipaddress
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,12 +21,28 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from reviews.audit_merkle import merkle_root
 from reviews.context import source_ip
-from reviews.models import AuditEvent, PriorAuthRequest
+from reviews.models import AuditCheckpoint, AuditEvent, PriorAuthRequest
 
 GENESIS_HASH = "0" * 64
-# An arbitrary 64-bit key that identifies "the audit chain" among advisory locks.
-AUDIT_CHAIN_LOCK = 0x4C414D494E41  # "LAMINA"
+# An arbitrary 64-bit key that identifies "the audit sealer" among advisory locks.
+AUDIT_SEALER_LOCK = 0x4C414D494E41  # "LAMINA"
+SEAL_BATCH_SIZE = 5000
+# Exactly what event_hash() reads.
+CONTENT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "role",
+    "source_ip",
+    "action",
+    "subject_type",
+    "subject_id",
+    "request_id_ref",
+    "data",
+)
 
 
 def _default(value: Any) -> Any:
@@ -62,13 +83,6 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical(event_content(event)).encode()).hexdigest()
 
 
-def _lock_chain() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
-    # SQLite (the embedded default) serializes writers on its own.
-
-
 def _normalized_ip(ip: str | None) -> str | None:
     """The address as PostgreSQL stores it (inet normalizes '0:0::1' to '::1'), so the hash
     computed now still verifies against the stored row."""
@@ -103,17 +117,15 @@ def audit_record(
     role: str | None = None,
     ip: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction.
+    """Append one unsealed event to the trail, inside the caller's transaction, without a lock.
 
-    `actor` is a user, None / "engine" for automated steps, or "system". `subject` is any model
+    The sealer chains it once the caller's transaction has committed. `actor` is a user, None / "engine" for automated steps, or "system". `subject` is any model
     instance; `request` (defaulting to the subject when it is a request) files the event on that
     request's timeline.
     """
     user, label, actor_role = _actor_fields(actor)
     if request is None and isinstance(subject, PriorAuthRequest):
         request = subject
-    _lock_chain()
-    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
     event = AuditEvent(
         # Truncated to microseconds as stored, so the hash verifies after a round trip.
         occurred_at=timezone.now(),
@@ -126,8 +138,99 @@ def audit_record(
         subject_id=str(subject_id if subject_id is not None else getattr(subject, "pk", "") or ""),
         request_id_ref=request.pk if request is not None else None,
         data=json.loads(canonical(data or {})),
-        prev_hash=last or GENESIS_HASH,
     )
-    event.hash = event_hash(event)
     event.save(force_insert=True)
+    if connection.vendor != "postgresql":
+        # The embedded default (SQLite, one writer at a time, no beat) seals as each commit lands.
+        transaction.on_commit(audit_seal)
     return event
+
+
+@dataclass(frozen=True)
+class SealResult:
+    sealed: int  # events sealed by this call
+    checkpoints: int  # batches (one checkpoint each)
+    busy: bool = False  # another sealer held the lock: this one did nothing
+
+
+def _try_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [AUDIT_SEALER_LOCK])
+        return cursor.fetchone()[0]
+
+
+def _write_seals(sealed: list[AuditEvent]) -> None:
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_update(sealed, ["position", "prev_hash", "hash"])
+        return
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS e SET position = v.position, prev_hash = v.prev_hash, "  # noqa: S608
+            "hash = v.hash FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) "
+            "AS v(id, position, prev_hash, hash) WHERE e.id = v.id AND e.position IS NULL",
+            [
+                [e.pk for e in sealed],
+                [e.position for e in sealed],
+                [e.prev_hash for e in sealed],
+                [e.hash for e in sealed],
+            ],
+        )
+        if cursor.rowcount != len(sealed):
+            # Another sealer got there first (it cannot, holding the lock): seal nothing.
+            raise RuntimeError("audit events were sealed concurrently; batch abandoned")
+
+
+def _seal_batch(batch_size: int, before_commit=None) -> int | None:
+    """Seal up to `batch_size` committed events in one transaction; None when the lock is busy."""
+    with transaction.atomic():
+        if not _try_lock():
+            return None
+        last = AuditCheckpoint.objects.order_by("-tree_size").first()
+        head = last.head_hash if last else GENESIS_HASH
+        position = last.tree_size if last else 0
+        rows = (
+            AuditEvent.objects.filter(position__isnull=True)
+            .order_by("id")
+            .values_list(*CONTENT_COLUMNS)[:batch_size]
+        )
+        batch = [AuditEvent(**dict(zip(CONTENT_COLUMNS, row, strict=True))) for row in rows]
+        if not batch:
+            return 0
+        previous_head = head
+        for event in batch:
+            position += 1
+            event.position, event.prev_hash = position, head
+            event.hash = head = event_hash(event)
+        _write_seals(batch)
+        AuditCheckpoint.objects.create(
+            tree_size=position,
+            first_position=batch[0].position,
+            previous_head=previous_head,
+            head_hash=head,
+            merkle_root=merkle_root([e.hash for e in batch]),
+            sealed_at=timezone.now(),
+        )
+        if before_commit is not None:
+            before_commit(batch)
+        return len(batch)
+
+
+def audit_seal(*, batch_size: int = SEAL_BATCH_SIZE, before_commit=None) -> SealResult:
+    """Seal every committed unsealed event, a batch (one transaction, one checkpoint) at a time.
+
+    Safe to call from anywhere at any time: when another sealer holds the lock this returns at
+    once with busy=True. `before_commit(batch)` runs inside each batch's transaction (tests use
+    it to kill a sealer mid-batch).
+    """
+    sealed = checkpoints = 0
+    while True:
+        count = _seal_batch(batch_size, before_commit)
+        if count is None:
+            return SealResult(sealed, checkpoints, busy=True)
+        if count == 0:
+            return SealResult(sealed, checkpoints)
+        sealed += count
+        checkpoints += 1

@@ -406,9 +406,11 @@ class Appeal(models.Model):
 class AuditEvent(models.Model):
     """Append-only, hash-chained record of everything that matters (DESIGN rule 5).
 
-    Written only by reviews.audit.audit_record(). Each row stores the hash of the previous row and
-    its own hash over a canonical JSON of its content; a PostgreSQL trigger refuses UPDATE and
-    DELETE.
+    Written only by reviews.audit.audit_record(), without any lock: an event is born unsealed.
+    The sealer (reviews.audit.audit_seal()) later gives it its position in the chain, the hash of
+    the event before it and its own hash over a canonical JSON of its content, once. A PostgreSQL
+    trigger allows exactly that update of an unsealed row and refuses every other UPDATE, DELETE
+    and TRUNCATE.
     """
 
     occurred_at = models.DateTimeField()
@@ -424,15 +426,45 @@ class AuditEvent(models.Model):
     # The request the event belongs to, when it belongs to one: the case timeline reads by it.
     request_id_ref = models.BigIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # The seal, set once by the sealer; all three are null until then.
+    position = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["request_id_ref", "id"], name="audit_request"),
             models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
+            # The sealer's backlog.
+            models.Index(
+                fields=["id"], condition=models.Q(position__isnull=True), name="audit_unsealed"
+            ),
         ]
+
+
+class AuditCheckpoint(models.Model):
+    """One sealed batch of the audit chain: its head and the Merkle root over its events.
+
+    Events first_position .. tree_size were sealed together; head_hash is the hash of event
+    tree_size, previous_head the head before the batch, merkle_root the RFC 6962 tree hash over the
+    batch's event hashes. Append-only like the events. The signed copies the auditor trusts live
+    outside the database (reviews.audit_sign).
+    """
+
+    tree_size = models.BigIntegerField(unique=True)
+    first_position = models.BigIntegerField()
+    previous_head = models.CharField(max_length=64)
+    head_hash = models.CharField(max_length=64, unique=True)
+    merkle_root = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    @property
+    def size(self) -> int:
+        return self.tree_size - self.first_position + 1
 
 
 class PolicySimulation(models.Model):

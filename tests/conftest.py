@@ -33,10 +33,27 @@ def pytest_configure(config):
         raise pytest.UsageError("Lamina's tests run against PostgreSQL: set DATABASE_URL.")
     if not settings.REDIS_URL:
         raise pytest.UsageError("Lamina's tests run against Redis: set REDIS_URL.")
-    # The audit table refuses TRUNCATE (reviews migration 0002) unless the session allows it;
-    # pytest-django flushes the test database with TRUNCATE between transactional tests.
-    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
-    options["options"] = (options.get("options", "") + " -c lamina.audit_truncate=allow").strip()
+    # Signed audit checkpoints: none unless a test generates its own key and directory.
+    settings.AUDIT_SIGNING_KEY = settings.AUDIT_VERIFY_KEY = ""
+    settings.AUDIT_CHECKPOINT_DIR = tempfile.mkdtemp(prefix="lamina-checkpoints-")
+
+
+# The audit tables refuse TRUNCATE for every session (reviews migration 0005); pytest-django flushes
+# the test database with TRUNCATE between transactional tests. The test runner, as the owner of
+# the database it just created, switches those two triggers off there and nowhere else.
+AUDIT_TRUNCATE_TRIGGERS = (
+    ("reviews_auditevent", "reviews_auditevent_no_truncate"),
+    ("reviews_auditcheckpoint", "reviews_auditcheckpoint_no_truncate"),
+)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for table, trigger in AUDIT_TRUNCATE_TRIGGERS:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
 
 
 def example(name: str) -> dict:

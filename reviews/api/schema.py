@@ -297,8 +297,17 @@ class AuditEventOutput(serializers.Serializer):
     subject_type = serializers.CharField(help_text="The kind of record acted on.")
     subject_id = serializers.CharField(help_text="The id of the record acted on.")
     data = serializers.DictField(help_text="The event's details, as recorded.")
-    prev_hash = serializers.CharField(help_text="The hash of the previous event in the chain.")
-    hash = serializers.CharField(help_text="This event's hash over its canonical content.")
+    prev_hash = serializers.CharField(
+        allow_null=True,
+        help_text="The hash of the previous event in the chain; null until the event is sealed.",
+    )
+    hash = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "This event's hash over its canonical content; null until the sealer has chained it "
+            "(about a second after it was written)."
+        ),
+    )
 
 
 class AuditEvaluationOutput(serializers.Serializer):

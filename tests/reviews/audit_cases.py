@@ -1,5 +1,6 @@
 """Builders shared by the audit, appeal, metrics and auditor-view tests."""
 
+from criteria.services import policies_load
 from reviews.models import AuditEvent, PriorAuthRequest, Status
 from reviews.services import determination_record
 from tests.factories import PriorAuthRequestFactory
@@ -25,7 +26,9 @@ def fusion_request(*, organization, submitted_by, status=Status.PHYSICIAN_REVIEW
 
 
 def denied_request(*, organization, submitted_by, physician, **fields) -> PriorAuthRequest:
-    """A request a physician has denied (through the determination service)."""
+    """A request a physician has denied (through the determination service), for a criterion
+    of the shipped fusion policy in force (the service checks the reasons against it)."""
+    policies_load()
     pa_request = fusion_request(organization=organization, submitted_by=submitted_by, **fields)
     determination_record(
         pa_request=pa_request,

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from reviews.audit import audit_seal
 from reviews.models import AuditEvent, PriorAuthRequest, Status
 from reviews.services import (
     determination_record,
@@ -247,8 +248,12 @@ def test_an_export_is_recorded_with_its_filters(db, client, auditor):
 
 def test_each_event_links_to_the_one_before(db, org_a, provider_a, physician):
     denied_request(organization=org_a, submitted_by=provider_a, physician=physician)
+    assert not AuditEvent.objects.filter(hash__isnull=False).exists()  # written unsealed
 
-    events = list(AuditEvent.objects.order_by("id"))
+    audit_seal()
+
+    events = list(AuditEvent.objects.order_by("position"))
+    assert [e.pk for e in events] == sorted(e.pk for e in events)  # one writer: commit order
     assert events[0].prev_hash == "0" * 64
     assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
     assert PriorAuthRequest.objects.get().status == Status.DENIED
