@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from criteria import consistency
 from criteria.engine import (
     COMBINATORS,
     DETECTOR_KINDS,
@@ -329,6 +330,11 @@ def compile_content(content: dict) -> dict:
             if next(c for c in compiled if c["id"] == waiver)["kind"] != "waiver":
                 raise PolicyError(out["id"], f"waived_by {waiver}, which is not a waiver")
 
+    try:
+        checks = consistency.normalise(content.get("consistency"))
+    except ValueError as error:
+        raise PolicyError(where, str(error)) from None
+
     used_facts = sorted({f for c in compiled for f in c["reads"]})
     used_sources = sorted(
         {s for c in compiled for s in c["citation"]["sources"]}
@@ -345,6 +351,8 @@ def compile_content(content: dict) -> dict:
         "facts": {f: {"field": FACTS[f].field, "why": FACTS[f].why} for f in used_facts},
         "sources": {s: sources[s] for s in used_sources},
         "precedence": copy.deepcopy(content.get("precedence") or {}),
+        # The consistency checks of this family (criteria/consistency.py), run before deciding.
+        "consistency": checks,
     }
 
 
@@ -450,6 +458,7 @@ def compile_policy_file(data: dict, library: dict, *, source: str = "") -> dict[
             "sources": library["sources"],
             "precedence": library["precedence"],
             "criteria": criteria,
+            "consistency": copy.deepcopy(data.get("consistency") or []),
         }
         compiled = compile_content(content)
         # Keep only the parameters the version's rules read, so a version reads as a whole.

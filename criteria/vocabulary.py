@@ -331,6 +331,9 @@ FACTS: dict[str, Fact] = {
     "nicotine.cotinine_ng_ml": _f(
         "number", "clinical.nicotine_test", "a nicotine or cotinine test result"
     ),
+    "nicotine.cotinine_reported": _f(
+        "bool", "clinical.nicotine_test", "whether a cotinine result was reported"
+    ),
     "body.bmi": _f("number", "clinical.bmi", "the body-mass index"),
     "metabolic.diabetes": _f("bool", "clinical.diabetes", "whether the member is diabetic"),
     "psych.unmanaged_disorder": _f(

@@ -21,6 +21,7 @@ Conventions (criteria.md section 0, clinical/README.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -55,6 +56,16 @@ _STEROIDS = {"triamcinolone", "dexamethasone", "methylprednisolone", "betamethas
 _SCALES = {"nrs", "vas_mm"}
 _APPROVED = {"approved", "partially_approved"}
 _METASTATIC_FINDINGS = {"osseous_metastasis", "epidural_tumor"}
+# Bed rest under any label ("activity_modification: bed rest", "physical_therapy: rest at home").
+_BED_REST = re.compile(
+    r"\bbed[\s-]*rest|\bbedrest|\b(?:strict|complete|total|absolute)\s+rest\b|\brest(?:ing)?\s+(?:in|at)\s+(?:bed|home)\b",
+    re.IGNORECASE,
+)
+_REST = re.compile(r"\brest(?:ing)?\b", re.IGNORECASE)
+# Formal therapy is given at one visit a week or more (usually two or three): a course with its
+# visits reported counts at most 7 days per visit. criteria.md asks for "dates and visits"
+# (FU-03) and sets no figure: the conservative side, stated in criteria/README.md.
+_DAYS_PER_VISIT = 7
 # A "successful" earlier ablation, for FJ-11 (no diagnostic block at such a level): the repeat
 # threshold of the CGS facet FAQ.
 _SUCCESSFUL_RFA_RELIEF = 50
@@ -136,7 +147,9 @@ def _relief(entry: dict) -> tuple[float | None, bool | None]:
     baseline, post = _number(entry.get("baseline_score")), _number(entry.get("post_score"))
     same_scale = True if scale in _SCALES and baseline is not None and post is not None else None
     relief = _number(entry.get("relief_percent"))
-    if relief is None and same_scale and baseline > 0:
+    # Scores on one named scale win over a stated percent; the consistency check relief_scores
+    # sends a disagreement beyond rounding to a reviewer.
+    if same_scale and baseline > 0:
         relief = (baseline - post) / baseline * 100
     return relief, same_scale
 
@@ -196,6 +209,8 @@ def _procedures(clinical: dict, history: list[dict]) -> list[dict]:
                 "region": _region_of(service.get("spinal_region"), levels),
                 "levels": levels,
                 "intent": service.get("block_intent") or "diagnostic",
+                # An approval counts in the history even while its planned date is ahead.
+                "lamina": True,
                 "relief": None,
                 "same_scale": None,
                 "relief_months": None,
@@ -220,7 +235,10 @@ def _sessions(procedures: list[dict]) -> list[dict]:
 
 
 def _in_window(when: date, review_date: date) -> bool:
-    return add_months(review_date, -12) < when <= review_date
+    """In the rolling 12 months. The procedures read are those done by the review date and the
+    member's Lamina approvals, whose planned date may still be ahead: those count too (a fifth
+    session planned two weeks after the fourth is the fifth)."""
+    return add_months(review_date, -12) < when
 
 
 # --- the facts --------------------------------------------------------------------------------
@@ -287,6 +305,7 @@ def build_facts(
     facts["nicotine.cotinine_ng_ml"] = _number(
         (clinical.get("nicotine_test") or {}).get("cotinine_ng_ml")
     )
+    facts["nicotine.cotinine_reported"] = facts["nicotine.cotinine_ng_ml"] is not None
     facts["body.bmi"] = _number(clinical.get("bmi"))
     facts["metabolic.diabetes"] = _bool(clinical.get("diabetes"))
     facts["psych.unmanaged_disorder"] = _bool(
@@ -298,6 +317,13 @@ def build_facts(
     )
     facts["pregnancy.pregnant"] = _bool(clinical.get("pregnant"))
     return facts
+
+
+def _is_bed_rest(episode: dict) -> bool:
+    detail = str(episode.get("detail") or "")
+    if _BED_REST.search(detail):
+        return True
+    return episode.get("modality") == "other" and bool(_REST.search(detail))
 
 
 def _symptoms_and_pain(facts: dict, clinical: dict, review_date: date) -> None:
@@ -387,12 +413,13 @@ def _conservative_care(facts: dict, clinical: dict, review_date: date) -> None:
     episodes = clinical.get("conservative_care")
     if episodes is None:
         return
-    care = [
-        e
-        for e in episodes
-        # Bed rest is not conservative care (seed 002: it leads to worse outcomes).
-        if not (e.get("modality") == "other" and "rest" in str(e.get("detail") or "").lower())
-    ]
+    # Bed rest is not conservative care (seed 002: it leads to worse outcomes), whatever modality
+    # label the episode carries.
+    care = [e for e in episodes if not _is_bed_rest(e)]
+    # Care from an earlier episode, ended before the current symptoms began, is not care for
+    # this one.
+    onset = _date(clinical.get("symptom_onset_date"))
+    care = [e for e in care if not (onset and (_date(e.get("end_date")) or onset) < onset)]
     failed = [e for e in care if e.get("outcome") in _FAILED]
     facts["conservative_care.any_tried"] = bool(care)
     facts["conservative_care.any_failed"] = bool(failed)
@@ -405,7 +432,13 @@ def _conservative_care(facts: dict, clinical: dict, review_date: date) -> None:
         if start is None:
             return None
         end = _date(e.get("end_date")) or review_date  # still going on: ends at the review date
-        return start, min(end, review_date)
+        end = min(end, review_date)
+        visits = _number(e.get("visits"))
+        if visits is not None:
+            # Where visits are given, each visit carries at most one week of the course: one
+            # visit in six weeks is not six weeks of therapy.
+            end = min(end, date.fromordinal(start.toordinal() + int(visits) * _DAYS_PER_VISIT))
+        return start, end
 
     failed_intervals = [i for i in (interval(e) for e in failed) if i]
     if failed and not failed_intervals:
@@ -490,7 +523,7 @@ def _history(
     procs = [
         p
         for p in _procedures(clinical, history)
-        if p["date"] <= review_date
+        if (p["date"] <= review_date or p.get("lamina"))
         and (p["region"] is None or region is None or p["region"] == region)
     ]
 
@@ -569,9 +602,7 @@ def _fracture(facts: dict, clinical: dict, levels: list, review_date: date) -> N
     facts["fracture.etiology"] = fracture.get("etiology")
     onset = _date(fracture.get("onset_date")) or _date(clinical.get("symptom_onset_date"))
     facts["fracture.age_days"] = (review_date - onset).days if onset else None
-    in_range = spine.within(
-        [fracture["level"]] if fracture.get("level") else levels, *_AUGMENTABLE
-    )
+    in_range = spine.within([fracture["level"]] if fracture.get("level") else levels, *_AUGMENTABLE)
     if in_range is not None:
         facts["fracture.level_in_range"] = in_range
     edema = _bool(fracture.get("mri_marrow_edema"))
@@ -617,8 +648,9 @@ def _oncology(facts: dict, clinical: dict) -> None:
     )
 
 
-def facts_for_request(pa_request, *, review_date: date) -> dict:
-    """build_facts for a stored request: the only function here that reads the database.
+def request_inputs(pa_request) -> tuple[dict, list[dict], dict]:
+    """(request data, history, member) of a stored request, as build_facts and the consistency
+    checks read them: the only function here that reads the database.
 
     History is the member's other requests, withdrawn ones left out, each with its latest
     determination.
@@ -665,9 +697,12 @@ def facts_for_request(pa_request, *, review_date: date) -> dict:
             {"kind": a.kind, "date": a.date, "title": a.title} for a in pa_request.attachments.all()
         ],
     }
+    return request_data, history, {"birth_date": member.birth_date, "sex": member.sex}
+
+
+def facts_for_request(pa_request, *, review_date: date) -> dict:
+    """build_facts for a stored request."""
+    request_data, history, member = request_inputs(pa_request)
     return build_facts(
-        request_data=request_data,
-        review_date=review_date,
-        history=history,
-        member={"birth_date": member.birth_date, "sex": member.sex},
+        request_data=request_data, review_date=review_date, history=history, member=member
     )

@@ -274,6 +274,9 @@ class Evaluation(models.Model):
     documentation = models.JSONField(default=list)
     # Findings from attached notes that disagree with the attestation (blocks auto-approval).
     note_conflicts = models.JSONField(default=list)
+    # The consistency stage's findings (reviews/consistency.py): each {check, statement, compared,
+    # severity, route}. Any finding blocks auto-approval; the case page and the API show them.
+    consistency = models.JSONField(default=list)
     recommendation = models.CharField(max_length=30, choices=Recommendation.choices)
     reasons = models.JSONField(default=list)
     missing_information = models.JSONField(default=list)

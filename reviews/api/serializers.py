@@ -816,6 +816,15 @@ class CriterionResultOutput(serializers.Serializer):
     explanation = serializers.CharField(help_text="Why it answered as it did, in one line.")
 
 
+class ConsistencyFindingOutput(serializers.Serializer):
+    check = serializers.CharField(help_text="The consistency check, e.g. `levels_imaging`.")
+    statement = serializers.CharField(help_text="The contradiction, in plain words.")
+    compared = serializers.DictField(help_text="The values compared, by what they are.")
+    severity = serializers.CharField(
+        help_text="`red_flag` (a physician reviews) or `review` (a reviewer reads it)."
+    )
+
+
 class MissingInformationOutput(serializers.Serializer):
     field = serializers.CharField(help_text="The request field to send, e.g. `clinical.imaging`.")
     why = serializers.CharField(help_text="Why it is needed.")
@@ -969,6 +978,11 @@ class RequestDetailOutput(RequestListOutput):
     criteria = serializers.SerializerMethodField(
         help_text="The criteria results of the latest evaluation (empty before the checks ran)."
     )
+    consistency = serializers.SerializerMethodField(
+        help_text="Contradictions the consistency checks found among the request's facts "
+        "(levels, sides, regions, dates, scores); any one keeps the request from automatic "
+        "approval (empty before the checks ran)."
+    )
     missing_information = serializers.SerializerMethodField(
         help_text="What the provider must send: the field, why, and the criterion."
     )
@@ -994,6 +1008,22 @@ class RequestDetailOutput(RequestListOutput):
                 "explanation": str(item.get("explanation") or ""),
             }
             for item in evaluation.trace or []
+            if isinstance(item, dict)
+        ]
+
+    @extend_schema_field(ConsistencyFindingOutput(many=True))
+    def get_consistency(self, pa_request) -> list[dict]:
+        evaluation = pa_request.evaluations.order_by("-round").first()
+        if evaluation is None:
+            return []
+        return [
+            {
+                "check": str(item.get("check") or ""),
+                "statement": str(item.get("statement") or ""),
+                "compared": dict(item.get("compared") or {}),
+                "severity": str(item.get("severity") or ""),
+            }
+            for item in evaluation.consistency or []
             if isinstance(item, dict)
         ]
 

@@ -1,11 +1,9 @@
 """The evidence checks: criteria, history, documentation and notes, then the recommendation acts."""
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from reviews import spine
@@ -136,10 +134,40 @@ def _note_conflicts(pa_request: PriorAuthRequest) -> list[dict]:
     return notes_read_for_request(pa_request=pa_request)
 
 
+def _consistency(pa_request: PriorAuthRequest, version, facts: dict, review_date: date):
+    """The findings of the consistency checks the policy version names (reviews/consistency.py)."""
+    from reviews.consistency import consistency_run
+    from reviews.facts import request_inputs
+
+    entries = (version.content.get("consistency") or []) if version is not None else []
+    if not entries:
+        return []
+    request_data, history, _member = request_inputs(pa_request)
+    # The side of the pathology may be written in a note: the checks read the text too.
+    request_data["attachments"] = [
+        {"kind": a.kind, "date": a.date, "title": a.title, "text": a.text}
+        for a in pa_request.attachments.all()
+    ]
+    findings = consistency_run(
+        entries, request=request_data, facts=facts, history=history, review_date=review_date
+    )
+    return json.loads(canonical(findings))
+
+
 def _decide(
-    engine: dict | None, history: list[dict], documentation: list[dict], conflicts: list[dict]
+    engine: dict | None,
+    history: list[dict],
+    documentation: list[dict],
+    conflicts: list[dict],
+    findings: list[dict] = (),
 ) -> tuple[str, list[dict], list[dict]]:
-    """The recommendation after every check, with its reasons and the missing information."""
+    """The recommendation after every check, with its reasons and the missing information.
+
+    An approval needs every decisive criterion met by facts that agree with each other: a
+    consistency finding, a note conflict or a history flag sends the case to a reviewer with the
+    contradiction named. A red flag from any source (the criteria, a consistency finding, a note)
+    goes to a physician, never to a nurse and never to an approval.
+    """
     if engine is None:
         return (
             Recommendation.NURSE_REVIEW,
@@ -170,8 +198,10 @@ def _decide(
             )
         if not human:
             recommendation = Recommendation.NURSE_REVIEW
-    elif recommendation == Recommendation.APPROVE and not next(
-        d["present"] for d in documentation if d["item"] == "any_documentation"
+    elif (
+        not findings
+        and recommendation == Recommendation.APPROVE
+        and not next(d["present"] for d in documentation if d["item"] == "any_documentation")
     ):
         recommendation = Recommendation.PEND_MISSING_INFORMATION
         missing.append(
@@ -182,6 +212,29 @@ def _decide(
                 "criterion": "GEN-06",
             }
         )
+    for finding in findings:
+        reasons.append(
+            {
+                "criterion": "",
+                "check": finding["check"],
+                "statement": "Contradiction: " + finding["statement"],
+                "explanation": "; ".join(
+                    f"{what}: {value}" for what, value in (finding.get("compared") or {}).items()
+                ),
+            }
+        )
+    if findings and recommendation not in {
+        Recommendation.NURSE_REVIEW,
+        Recommendation.PHYSICIAN_REVIEW,
+    }:
+        recommendation = Recommendation.NURSE_REVIEW
+    red_flag = (
+        bool(engine.get("red_flags"))
+        or any(c.get("kind") == "red_flag" for c in conflicts)
+        or any(f.get("severity") == "red_flag" for f in findings)
+    )
+    if red_flag or any(f.get("route") == Recommendation.PHYSICIAN_REVIEW for f in findings):
+        recommendation = Recommendation.PHYSICIAN_REVIEW
     return recommendation, reasons, missing
 
 
@@ -209,7 +262,8 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
     version, facts, engine = _evaluate_criteria(locked, review_date)
     history = history_checks(locked)
     documentation = documentation_checks(locked)
-    recommendation, reasons, missing = _decide(engine, history, documentation, conflicts)
+    findings = _consistency(locked, version, facts, review_date)
+    recommendation, reasons, missing = _decide(engine, history, documentation, conflicts, findings)
     try:
         with transaction.atomic():
             evaluation = Evaluation.objects.create(
@@ -223,6 +277,7 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
                 history_checks=history,
                 documentation=documentation,
                 note_conflicts=conflicts,
+                consistency=findings,
                 recommendation=recommendation,
                 reasons=reasons,
                 missing_information=missing,
@@ -241,6 +296,7 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
             "not_met": [r["id"] for r in evaluation.trace if r.get("answer") == "not_met"],
             "missing": [m.get("field") for m in missing],
             "note_conflicts": len(conflicts),
+            "consistency": [f["check"] for f in findings],
         },
     )
     PriorAuthRequest.objects.filter(pk=locked.pk).update(recommendation=recommendation)
@@ -267,14 +323,3 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
             reason=reasons[0]["statement"] if reasons else recommendation,
         )
     return evaluation
-
-
-def stale_requests(*, now=None) -> list[int]:
-    """Requests left in received/evaluating longer than SWEEP_AFTER_SECONDS: re-enqueue them."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.SWEEP_AFTER_SECONDS)
-    return list(
-        PriorAuthRequest.objects.filter(status__in=[Status.RECEIVED, Status.EVALUATING])
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
-        .values_list("pk", flat=True)[:1000]
-    )

@@ -140,3 +140,101 @@ def test_escc_grade_1c_abuts_the_cord(profile, grade, answer):
     assert result(outcome, "VA-08")["answer"] == answer
     if answer == "not_met":
         assert outcome.recommendation == "physician_review"
+
+
+# --- class 6: conservative care and smoking -----------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "modality,detail",
+    [
+        ("activity_modification", "Bed rest for two weeks"),
+        ("physical_therapy", "bedrest at home"),
+        ("other", "rest"),
+        ("home_exercise", "strict rest, no exercise"),
+    ],
+)
+def test_bed_rest_never_counts_as_conservative_care(profile, modality, detail):
+    body = esi()
+    body["clinical"]["conservative_care"] = [
+        {
+            "modality": modality,
+            "start_date": "2026-08-01",
+            "end_date": "2026-10-20",
+            "outcome": "failed",
+            "detail": detail,
+        }
+    ]
+    outcome = evaluate_body(body, profile)
+    assert result(outcome, "ESI-05")["answer"] == "not_met"
+    assert outcome.recommendation == "physician_review"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_activity_modification_that_is_not_rest_still_counts(profile):
+    body = esi()
+    body["clinical"]["conservative_care"][0] = {
+        "modality": "activity_modification",
+        "start_date": "2026-08-25",
+        "end_date": "2026-10-20",
+        "outcome": "failed",
+        "detail": "restricted lifting, ergonomic workstation",
+    }
+    outcome = evaluate_body(body, profile)
+    assert result(outcome, "ESI-05")["answer"] == "met"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "visits,answer", [(1, "not_met"), (5, "not_met"), (6, "met"), (None, "met")]
+)
+def test_physical_therapy_counts_at_most_a_week_per_visit(profile, visits, answer):
+    body = fusion()
+    body["clinical"]["conservative_care"][0].update(
+        start_date="2026-08-20", end_date="2026-10-15", visits=visits
+    )
+    outcome = evaluate_body(body, profile)
+    assert result(outcome, "FU-03")["answer"] == answer
+    if answer == "not_met":
+        assert outcome.recommendation == "physician_review"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_one_visit_over_six_weeks_is_not_four_weeks_of_care_for_an_injection(profile):
+    body = esi()
+    body["clinical"]["conservative_care"] = [
+        {
+            "modality": "physical_therapy",
+            "start_date": "2026-08-25",
+            "end_date": "2026-10-20",
+            "visits": 1,
+            "outcome": "failed",
+        },
+        body["clinical"]["conservative_care"][2],  # the ongoing home exercise
+    ]
+    outcome = evaluate_body(body, profile)
+    assert result(outcome, "ESI-05")["answer"] == "not_met"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "status,cotinine,answer",
+    [
+        ("never", 250, "not_met"),
+        ("former", 11, "not_met"),
+        ("never", 10, "met"),
+        ("never", None, "met"),
+        ("former", 3, "met"),
+    ],
+)
+def test_a_positive_cotinine_outweighs_the_stated_status(profile, status, cotinine, answer):
+    body = fusion()
+    body["clinical"]["smoking_status"] = status
+    body["clinical"]["nicotine_test"] = (
+        None if cotinine is None else {"date": "2026-11-01", "cotinine_ng_ml": cotinine}
+    )
+    outcome = evaluate_body(body, profile)
+    assert result(outcome, "FU-06")["answer"] == answer
+    if answer == "not_met":
+        assert outcome.recommendation == "physician_review"

@@ -37,6 +37,7 @@ _ALWAYS_KNOWN = {
     "rfa.prior_count",
     "rfa.sessions_rolling_12_months",
     "oncology.metastatic_indication",
+    "nicotine.cotinine_reported",
 }
 
 

@@ -107,9 +107,10 @@ def test_physical_therapy_days_count_overlaps_once_and_bed_rest_is_not_care():
 
 @pytest.mark.parametrize(
     ("baseline", "post", "given", "expected"),
-    [(10, 2, None, 80.0), (10, 2.1, None, 79.0), (7, 1, 86, 86), (7, None, None, None)],
+    # Scores on one scale win over a stated percent (86 % stated, 7 -> 1 gives 85.7 %).
+    [(10, 2, None, 80.0), (10, 2.1, None, 79.0), (7, 1, 86, 600 / 7), (7, None, 60, 60)],
 )
-def test_relief_percent_is_computed_from_scores_on_one_scale_when_absent(
+def test_relief_percent_is_computed_from_scores_on_one_scale(
     baseline, post, given, expected
 ):
     prior = esi(
