@@ -59,7 +59,10 @@ BODY_SITE_REGIONS = {
     "122496007": "lumbar",
 }
 CPT_FORMAT = re.compile(r"^[0-9]{4}[0-9T]$")  # as the REST contract reads CPT
-INFO_CANCELLED = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled"
+AMA_CPT = "http://www.ama-assn.org/go/cpt"
+INFO_CANCELLED = (
+    "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/modifierextension-infoCancelled"
+)
 # Modifier extensions Lamina understands; any other changes the meaning of what carries it, so
 # FHIR requires refusing the resource.
 KNOWN_MODIFIERS = frozenset({INFO_CANCELLED})
@@ -527,6 +530,10 @@ class _Reader:
             if len(candidates) == 1:
                 on_file = candidates[0]
                 member["member_id"] = on_file.member_id
+        if on_file is not None and birth_date and on_file.birth_date.isoformat() != birth_date:
+            record["unidentified"] = (
+                f"Member {member['member_id']} is on file with another birth date."
+            )
         if on_file is not None and not birth_date:
             # PAS lets an EHR leave the birth date out ("DoB Unknown"); the plan knows its
             # members, so a member on file is matched by id and keeps the birth date on file.
@@ -639,7 +646,24 @@ class _Reader:
                 "quantity": quantity,
                 "cancelled": cancelled,
             }
-            if found and CPT_FORMAT.match(found[0][1]):
+            ama = [
+                (j, c.get("code"))
+                for j, c in enumerate(product.get("coding") or [])
+                if isinstance(c, dict) and c.get("system") == AMA_CPT
+            ]
+            # HCPCS Level II codes (a letter and four digits) share the HCPCS system with CPT.
+            found = [(j, code) for j, code in found if CPT_FORMAT.match(code)]
+            if ama and not found:
+                found = [(ama[0][0], str(ama[0][1]))]
+            if found and not CPT_FORMAT.match(found[0][1]):
+                # Sent as CPT but not a CPT code: a wrong code, not a missing one.
+                self.fail(
+                    f"'{found[0][1]}' is not a CPT code: five digits, or four digits and T.",
+                    f"{ix}.productOrService.coding[{found[0][0]}].code",
+                    "code-invalid",
+                )
+                continue
+            if found:
                 j, code = found[0]
                 line["cpt_code"] = code
             else:

@@ -82,6 +82,9 @@ class Notification(models.Model):
     # Set when the retries ran out: the subscriber learns the decision through $inquire.
     failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Outbox: written in the transaction that records the decision; a task delivers it and the
+    # beat sweep hands undelivered ones to the task again (a broker outage loses none).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -103,3 +106,48 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["attempted_at", "pk"]
+
+
+class HeldClaim(models.Model):
+    """A PAS request taken but not yet filed: the member could not be identified (an unknown
+    member id with no birth date, or no member id and no match by name and birth date). It is
+    answered pended (A4) and filed as a request when an update brings what identifies the member.
+    """
+
+    organization = models.ForeignKey("reviews.Organization", on_delete=models.PROTECT)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    reason = models.CharField(max_length=300)
+    member_id = models.CharField(max_length=64, blank=True)
+    # The mapped identifiers and items (as a ClaimRecord stores them), echoed in the answer.
+    record = models.JSONField(default=dict)
+    identifier_system = models.CharField(max_length=300, blank=True)
+    identifier_value = models.CharField(max_length=100, blank=True)
+    server_base = models.CharField(max_length=300, blank=True)
+    # Set when an update identified the member and the request was filed.
+    filed_request = models.ForeignKey(
+        "reviews.PriorAuthRequest", null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def reference(self) -> str:
+        return f"PAS-HELD-{self.pk:08d}"
+
+
+class Submission(models.Model):
+    """One accepted Claim/$submit, so that a retry of the same Bundle answers the first response
+    and stores nothing: keyed by the Bundle identifier, the Claim's trace number and submitter."""
+
+    organization = models.ForeignKey("reviews.Organization", on_delete=models.PROTECT)
+    key = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64)
+    request = models.ForeignKey(
+        "reviews.PriorAuthRequest", null=True, blank=True, on_delete=models.PROTECT
+    )
+    held = models.ForeignKey(HeldClaim, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="pas_submission_once")
+        ]

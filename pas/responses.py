@@ -30,6 +30,7 @@ from reviews.models import Determination, Outcome, PriorAuthRequest, Role, Statu
 
 PROFILE_RESPONSE_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-response-bundle"
 PROFILE_CLAIM_RESPONSE = f"{PAS}/StructureDefinition/profile-claimresponse"
+PROFILE_INQUIRY_BUNDLE = f"{PAS}/StructureDefinition/profile-pas-inquiry-response-bundle"
 PROFILE_INQUIRY_RESPONSE = f"{PAS}/StructureDefinition/profile-claiminquiryresponse"
 HUMAN_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN})
 
@@ -133,7 +134,15 @@ def _pended_note(pa_request: PriorAuthRequest) -> str:
     return "Pended: Lamina's checks are still running."
 
 
-def _item(seq: int, cpt_code: str, action: str, determination, pa_request, note_numbers):
+def _item(
+    seq: int,
+    cpt_code: str,
+    action: str,
+    determination,
+    pa_request,
+    note_numbers,
+    trace_number: dict | None = None,
+):
     ext: list[dict] = []
     review = [
         {
@@ -175,6 +184,8 @@ def _item(seq: int, cpt_code: str, action: str, determination, pa_request, note_
                 "valueString": pa_request.reference,
             }
         )
+    if trace_number:
+        ext.insert(0, {"url": PAS_EXT + "itemTraceNumber", "valueIdentifier": trace_number})
     item = {
         "itemSequence": seq,
         "adjudication": [
@@ -217,7 +228,7 @@ def _ref(resource: dict | None) -> str | None:
 
 
 def claim_response(
-    pa_request: PriorAuthRequest, *, now=None, inquiry: bool = False
+    pa_request: PriorAuthRequest, *, now=None, inquiry: bool = False, note: str = ""
 ) -> tuple[dict, list[dict]]:
     """The ClaimResponse for the request as it stands, and the resources it references."""
     now = now or timezone.now()
@@ -241,8 +252,18 @@ def claim_response(
     for line in _items(pa_request, record):
         action = _action(pa_request, determination, line["cpt_code"])
         numbers = shared_notes if action in {"A3", "A6", "A4"} else []
+        if line.get("cancelled"):
+            action = "C"
         items.append(
-            _item(line["sequence"], line["cpt_code"], action, determination, pa_request, numbers)
+            _item(
+                line["sequence"],
+                line["cpt_code"],
+                action,
+                determination,
+                pa_request,
+                numbers,
+                line.get("trace_number") if isinstance(line.get("trace_number"), dict) else None,
+            )
         )
 
     patient_id = (record.patient_id if record and record.patient_id else "") or (
@@ -300,9 +321,46 @@ def claim_response(
     if status in {Status.APPROVED, Status.PARTIALLY_APPROVED} and determination is not None:
         response["preAuthRef"] = determination.authorization_number
         response["preAuthPeriod"] = _period(determination)
+    if status == Status.PENDING_INFORMATION and pa_request.missing_information:
+        wanted = communication_request(
+            f"{pa_request.reference}-information",
+            patient_id,
+            [
+                f"{m.get('field') or 'information'}: {m.get('why') or ''}".strip()
+                for m in pa_request.missing_information
+                if isinstance(m, dict)
+            ],
+            insurer,
+            requestor,
+        )
+        included.append(wanted)
+        response["communicationRequest"] = [{"reference": f"CommunicationRequest/{wanted['id']}"}]
+    if note:
+        notes.add(note)
     if notes.notes:
         response["processNote"] = notes.notes
     return response, included
+
+
+def communication_request(
+    rid: str, patient_id: str, texts: list[str], insurer: dict | None, requestor: dict | None
+) -> dict:
+    """What the payer asks the EHR to send, one payload per item (PAS: the pended answer's
+    communicationRequest)."""
+    resource = {
+        "resourceType": "CommunicationRequest",
+        "id": rid,
+        "status": "active",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "payload": [{"contentString": text[:2000]} for text in texts]
+        or [{"contentString": "Send the information the review needs."}],
+        "authoredOn": timezone.now().isoformat(),
+    }
+    if _ref(insurer):
+        resource["sender"] = {"reference": _ref(insurer)}
+    if _ref(requestor):
+        resource["recipient"] = [{"reference": _ref(requestor)}]
+    return resource
 
 
 def _has_record(pa_request: PriorAuthRequest) -> bool:
@@ -337,11 +395,11 @@ def _disposition(pa_request: PriorAuthRequest, determination) -> str:
 
 
 def response_bundle(
-    pa_request: PriorAuthRequest, *, base: str, now=None, inquiry: bool = False
+    pa_request: PriorAuthRequest, *, base: str, now=None, inquiry: bool = False, note: str = ""
 ) -> dict:
     """The PAS response Bundle: the ClaimResponse first, then what it references."""
     now = now or timezone.now()
-    response, included = claim_response(pa_request, now=now, inquiry=inquiry)
+    response, included = claim_response(pa_request, now=now, inquiry=inquiry, note=note)
     record = pa_request.claim_record if _has_record(pa_request) else None
     base = base.rstrip("/")
 
@@ -351,7 +409,7 @@ def response_bundle(
     bundle = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
-        "meta": {"profile": [PROFILE_RESPONSE_BUNDLE]},
+        "meta": {"profile": [PROFILE_INQUIRY_BUNDLE if inquiry else PROFILE_RESPONSE_BUNDLE]},
         "type": "collection",
         "timestamp": now.isoformat(),
         "entry": [{"fullUrl": full_url(r), "resource": r} for r in [response, *included]],
@@ -359,3 +417,121 @@ def response_bundle(
     if record and isinstance(record.bundle_identifier, dict):
         bundle["identifier"] = record.bundle_identifier
     return bundle
+
+
+def held_response_bundle(held, *, base: str, now=None, cancelled: bool = False) -> dict:
+    """The answer for a claim held for member identification: every item pended (A4) with what
+    identifies the member asked for, or cancelled (C) once the EHR cancelled it."""
+    now = now or timezone.now()
+    record = held.record or {}
+    patient_id = record.get("patient_id") or f"held-{held.pk}"
+    notes = _Notes()
+    insurer, requestor = record.get("insurer"), record.get("requestor")
+    included: list[dict] = [
+        {"resourceType": "Patient", "id": patient_id, "identifier": _held_identifiers(held)}
+    ]
+    for resource in (insurer, requestor):
+        if _ref(resource) and resource not in included:
+            included.append(resource)
+    numbers = []
+    if not cancelled:
+        numbers = [
+            notes.add(f"Pended for member identification: {held.reason}"),
+            notes.add(
+                "Send an update (Claim.related naming this Claim) with the Patient's birth date, "
+                "or the plan's member id typed MB."
+            ),
+        ]
+    action = "C" if cancelled else "A4"
+    items = []
+    for line in record.get("items") or []:
+        review = [
+            {
+                "url": PAS_EXT + "reviewActionCode",
+                "valueCodeableConcept": concept(X12_REVIEW_ACTION, action, REVIEW_ACTIONS[action]),
+            }
+        ]
+        ext = []
+        if isinstance(line.get("trace_number"), dict):
+            ext.append(
+                {"url": PAS_EXT + "itemTraceNumber", "valueIdentifier": line["trace_number"]}
+            )
+        if action == "A4":
+            ext.append(
+                {"url": PAS_EXT + "administrationReferenceNumber", "valueString": held.reference}
+            )
+        item = {
+            "itemSequence": line.get("sequence") or 1,
+            "adjudication": [
+                {
+                    "extension": [{"url": PAS_EXT + "reviewAction", "extension": review}],
+                    "category": concept(ADJUDICATION, "submitted"),
+                }
+            ],
+        }
+        if ext:
+            item["extension"] = ext
+        if numbers:
+            item["noteNumber"] = numbers
+        items.append(item)
+    identifiers = []
+    if held.identifier_value:
+        ident = {"value": held.identifier_value}
+        if held.identifier_system:
+            ident["system"] = held.identifier_system
+        identifiers.append(ident)
+    identifiers.append({"system": LAMINA_REQUEST, "value": held.reference})
+    response = {
+        "resourceType": "ClaimResponse",
+        "id": held.reference,
+        "meta": {"profile": [PROFILE_CLAIM_RESPONSE]},
+        "identifier": identifiers,
+        "status": "active",
+        "type": concept(CLAIM_TYPE, record.get("claim_type") or "professional"),
+        "use": "preauthorization",
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "created": now.isoformat(),
+        "insurer": {"reference": _ref(insurer)} if _ref(insurer) else {"display": "Lamina"},
+        "outcome": "complete",
+        "disposition": "Cancelled by the provider."
+        if cancelled
+        else "Pended: the member could not be identified.",
+        "item": items,
+    }
+    if _ref(requestor):
+        response["requestor"] = {"reference": _ref(requestor)}
+    if record.get("claim_id"):
+        response["request"] = {"reference": f"Claim/{record['claim_id']}"}
+    if not cancelled:
+        wanted = communication_request(
+            f"{held.reference}-identification",
+            patient_id,
+            ["Patient.birthDate, or the member id (Coverage.identifier typed MB)."],
+            insurer,
+            requestor,
+        )
+        included.append(wanted)
+        response["communicationRequest"] = [{"reference": f"CommunicationRequest/{wanted['id']}"}]
+    if notes.notes:
+        response["processNote"] = notes.notes
+    base = base.rstrip("/")
+    bundle = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [PROFILE_RESPONSE_BUNDLE]},
+        "type": "collection",
+        "timestamp": now.isoformat(),
+        "entry": [
+            {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in [response, *included]
+        ],
+    }
+    if isinstance(record.get("bundle_identifier"), dict):
+        bundle["identifier"] = record["bundle_identifier"]
+    return bundle
+
+
+def _held_identifiers(held) -> list[dict]:
+    if not held.member_id:
+        return []
+    return [{"type": concept(V2_0203, "MB", "Member Number"), "value": held.member_id}]

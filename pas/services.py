@@ -1,4 +1,6 @@
-"""FHIR-side services: submit a Claim bundle, manage subscriptions, deliver notifications."""
+"""FHIR-side services: wait for the checks, manage subscriptions, deliver notifications.
+
+Claim/$submit itself is pas/intake.py."""
 
 import logging
 import time
@@ -18,12 +20,9 @@ from pas.fhir import (
     FhirError,
     issue,
 )
-from pas.mapping import MappedClaim, claim_bundle_map, error_paths, validation_issues
-from pas.models import ClaimRecord, DeliveryAttempt, Notification, Subscription
+from pas.models import DeliveryAttempt, Notification, Subscription
 from reviews.audit import audit_record
-from reviews.errors import LaminaError, NotPermitted
 from reviews.models import PriorAuthRequest, Role, Status
-from reviews.services import request_submit
 
 logger = logging.getLogger(__name__)
 
@@ -38,40 +37,6 @@ def _require_provider(actor) -> None:
             403,
             [issue("Only a provider user of an organization may do this.", code="forbidden")],
         )
-
-
-def claim_validate(bundle: dict) -> tuple[MappedClaim, dict]:
-    """Map the bundle and validate the result with the REST intake contract."""
-    from reviews.api.serializers import RequestCreateInput
-
-    mapped = claim_bundle_map(bundle)
-    serializer = RequestCreateInput(data=mapped.data)
-    if not serializer.is_valid():
-        raise FhirError(422, validation_issues(mapped, error_paths(serializer.errors)))
-    return mapped, serializer.validated_data
-
-
-def claim_submit(*, actor, bundle: dict, base: str) -> PriorAuthRequest:
-    """Claim/$submit: the same intake as the REST API, plus the record of the FHIR identifiers.
-
-    1. Map the bundle to the REST request dict and validate it with RequestCreateInput.
-    2. request_submit(channel="fhir") stores it and queues the evidence checks after commit.
-    3. The ClaimRecord (identifiers, item sequences) is written in the same transaction.
-    """
-    _require_provider(actor)
-    mapped, data = claim_validate(bundle)
-    try:
-        with transaction.atomic():
-            pa_request = request_submit(actor=actor, data=data, channel="fhir")
-            ClaimRecord.objects.create(request=pa_request, server_base=base[:300], **mapped.record)
-    except NotPermitted as exc:
-        raise FhirError(403, [issue(exc.message, code="forbidden")]) from exc
-    except LaminaError as exc:
-        fields = exc.fields or {"": [exc.message]}
-        raise FhirError(
-            exc.status if exc.status != 400 else 422, validation_issues(mapped, fields)
-        ) from exc
-    return pa_request
 
 
 def checks_wait(pa_request: PriorAuthRequest, *, seconds: float) -> PriorAuthRequest:

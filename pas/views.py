@@ -27,9 +27,10 @@ from pas.fhir import (
     issue,
     operation_outcome,
 )
+from pas.intake import claim_submit
 from pas.mapping import inquiry_keys, json_load, resource_validate
 from pas.questionnaires import FAMILIES, family_for_questionnaire_id, questionnaire
-from pas.responses import response_bundle
+from pas.responses import held_response_bundle, response_bundle
 from pas.schema import (
     CLAIM_INQUIRE,
     CLAIM_SUBMIT,
@@ -43,7 +44,6 @@ from pas.schema import (
 from pas.selectors import claim_inquire_match, subscription_get_for
 from pas.services import (
     checks_wait,
-    claim_submit,
     subscription_create,
     subscription_off,
     subscription_resource,
@@ -223,10 +223,16 @@ class ClaimSubmitApi(FhirView):
     @extend_schema(**CLAIM_SUBMIT)
     def post(self, request):
         bundle = self.body(request, "Bundle")
-        pa_request = claim_submit(actor=request.user, bundle=bundle, base=_base(request))
+        submitted = claim_submit(actor=request.user, bundle=bundle, base=_base(request))
+        if submitted.request is None:
+            return fhir_response(
+                held_response_bundle(
+                    submitted.held, base=_base(request), cancelled=submitted.note == "cancelled"
+                )
+            )
         # Answer within the guide's 15 seconds: the decision if the checks finish, else pended.
-        pa_request = checks_wait(pa_request, seconds=settings.FHIR_SUBMIT_WAIT_SECONDS)
-        return fhir_response(response_bundle(pa_request, base=_base(request)))
+        pa_request = checks_wait(submitted.request, seconds=settings.FHIR_SUBMIT_WAIT_SECONDS)
+        return fhir_response(response_bundle(pa_request, base=_base(request), note=submitted.note))
 
 
 class ClaimInquireApi(FhirView):

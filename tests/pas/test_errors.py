@@ -129,14 +129,19 @@ def test_a_malformed_cpt_code(api_a):
     _nothing_stored()
 
 
-def test_an_item_without_a_cpt_code(api_a):
+def test_an_item_without_a_cpt_code_is_taken_and_goes_to_a_reviewer(api_a):
+    Member.objects.create(
+        member_id="1122334455", first_name="Joe", last_name="Smith", birth_date="1958-04-02"
+    )
     bundle = surgical_bundle()
     claim(bundle)["item"][0]["productOrService"]["coding"][0]["system"] = (
         "https://codesystem.x12.org/005010/1365"
     )
-    body = _outcome(post_fhir(api_a, SUBMIT, bundle), 422)
-    assert body["issue"][0]["expression"] == ["Bundle.entry[0].resource.item[0].productOrService"]
-    _nothing_stored()
+    response = post_fhir(api_a, SUBMIT, bundle)
+    assert response.status_code == 200, response.content
+    pa_request = PriorAuthRequest.objects.get()
+    assert pa_request.status == "nurse_review"
+    assert pa_request.cpt_codes == []
 
 
 def test_an_invalid_answer_names_the_questionnaire_item(api_a):
@@ -250,11 +255,15 @@ def test_get_on_an_operation_is_not_allowed(api_a):
     _outcome(api_a.get(SUBMIT), 405)
 
 
-def test_a_member_id_on_file_with_another_birth_date(api_a):
+def test_a_member_id_on_file_with_another_birth_date_is_held_for_identification(api_a):
     assert post_fhir(api_a, SUBMIT, surgical_bundle()).status_code == 200
-    body = _outcome(post_fhir(api_a, SUBMIT, surgical_bundle(birth_date="1970-01-01")), 422)
-    assert body["issue"][0]["expression"] == ["Bundle.entry[4].resource.birthDate"]
-    assert PriorAuthRequest.objects.count() == 1
+    other = surgical_bundle(birth_date="1970-01-01")
+    claim(other)["identifier"][0]["value"] = "another-trace"
+    response = post_fhir(api_a, SUBMIT, other)
+    assert response.status_code == 200, response.content
+    answer = response.json()["entry"][0]["resource"]
+    assert answer["disposition"] == "Pended: the member could not be identified."
+    assert PriorAuthRequest.objects.count() == 1  # nothing filed under the other person's id
 
 
 def test_subscription_refusals_store_nothing(api_a, org_a):

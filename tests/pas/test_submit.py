@@ -7,7 +7,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from pas.mapping import claim_bundle_map, resource_validate
-from pas.models import ClaimRecord
+from pas.models import ClaimRecord, HeldClaim
 from reviews.models import Determination, Evaluation, PriorAuthRequest, Status
 from reviews.services import determination_record, evidence_checks_run
 from reviews.services.checks import NO_POLICY_REASON
@@ -75,10 +75,10 @@ def test_surgical_example_is_accepted_and_routed_to_a_human(api_a, provider_a):
     record = ClaimRecord.objects.get(request=pa_request)
     assert record.identifier_value == "16139462398"
     item = claim_response(body)["item"][0]
-    assert {"url": item["extension"][0]["url"], "valueString": pa_request.reference} == {
+    assert {
         "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-administrationReferenceNumber",
         "valueString": pa_request.reference,
-    }
+    } in item["extension"]
 
     # when the evidence checks run, no policy covers it: a human decides
     evidence_checks_run(pa_request=pa_request)
@@ -117,14 +117,17 @@ def test_the_surgical_example_as_written_is_accepted_for_a_member_on_file(api_a)
     assert Evaluation.objects.get(request=pa_request).reasons[0]["statement"] == NO_POLICY_REASON
 
 
-def test_the_surgical_example_for_an_unknown_member_without_birth_date_stores_nothing(api_a):
+def test_the_surgical_example_for_an_unknown_member_without_birth_date_is_held(api_a):
     response = post_fhir(api_a, SUBMIT, surgical_bundle(birth_date=None))
 
-    assert response.status_code == 422
-    outcome = response.json()
-    assert outcome["resourceType"] == "OperationOutcome"
-    assert outcome["issue"][0]["expression"] == ["Bundle.entry[4].resource.birthDate"]
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert review_actions(body) == ["A4"]
+    wanted = [e["resource"] for e in body["entry"][1:]]
+    request = next(r for r in wanted if r["resourceType"] == "CommunicationRequest")
+    assert "birthDate" in request["payload"][0]["contentString"]
     assert PriorAuthRequest.objects.count() == 0
+    assert HeldClaim.objects.get().member_id == MEMBER_ID
 
 
 def _normalized(value):
