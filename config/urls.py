@@ -17,6 +17,9 @@ urlpatterns = [
     path("", include("reviews.web.urls")),
 ]
 
+# A 404 under /api/ (or /fhir/) answers in that interface's error shape, not an HTML page.
+handler404 = "reviews.api.errors.not_found"
+
 if settings.BENCH_FLOOR:
     # A measuring instrument for ./lamina bench, not part of the provider contract.
     urlpatterns.insert(4, path("api/v1/_floor/", include("benchfloor.urls")))

@@ -123,3 +123,82 @@ def test_one_address_trying_many_usernames_is_stopped_and_audits_a_bounded_numbe
     assert AuditEvent.objects.filter(action="sign_in_failed").count() - events == 12
     # another address is not affected
     assert _sign_in(client, "nurse", PASSWORD, "198.51.100.8").status_code == 302
+
+
+# --- Error shapes: 404s under /api/, a missing letter asked as PDF ------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/requests/abc/",
+        "/api/v1/requests/1x/letters/",
+        "/api/v1/requests/abc/withdraw/",
+        "/api/v1/no-such-thing/",
+    ],
+)
+def test_every_404_under_the_api_is_the_json_error(api_a, url):
+    response = api_a.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"code": "not_found", "message": "Not found.", "fields": {}}
+
+
+@pytest.mark.parametrize("suffix", [".pdf", "/?format=pdf"])
+def test_a_missing_letter_asked_as_pdf_is_a_json_404(api_a, suffix):
+    from tests.conftest import post_json
+
+    created = post_json(api_a, "/api/v1/requests/", example("esi-lumbar-radiculopathy")).json()
+    response = api_a.get(f"/api/v1/requests/{created['id']}/letters/999999{suffix}")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
+
+
+# --- X-Forwarded-Proto and Content-Security-Policy ---------------------------------------------
+
+
+def test_x_forwarded_proto_is_not_trusted_by_default():
+    from django.conf import settings
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https")
+
+    assert settings.TRUST_X_FORWARDED_PROTO is False
+    assert settings.SECURE_PROXY_SSL_HEADER is None
+    assert request.is_secure() is False
+
+
+def test_x_forwarded_proto_is_trusted_when_configured_behind_a_proxy():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "import django; django.setup(); from django.test import RequestFactory; "
+        "print(RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https').is_secure())"
+    )
+    import os
+
+    env = {
+        **os.environ,
+        "TRUST_X_FORWARDED_PROTO": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "True"
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy(client, nurse):
+    client.force_login(nurse, backend="django.contrib.auth.backends.ModelBackend")
+    for url in ["/accounts/login/", "/", "/dashboard/"]:
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "object-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy

@@ -1,7 +1,7 @@
 """One error shape for the API: {"code", "message", "fields"}."""
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -80,3 +80,17 @@ def lamina_exception_handler(exc, context):
         code = detail.code or code
     response.data = error_body(str(code), str(detail))
     return response
+
+
+def not_found(request, exception=None):
+    """handler404: under /api/ a 404 is the API's JSON error (a path no route matches, such as a
+    non-numeric id); under /fhir/ an OperationOutcome; elsewhere Django's page."""
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    if request.path.startswith("/fhir/"):
+        from pas.fhir import fhir_response, issue, operation_outcome
+
+        return fhir_response(operation_outcome([issue("Not found.", code="not-found")]), 404)
+    return page_not_found(request, exception)

@@ -99,6 +99,15 @@ class LetterDetailApi(APIView):
         "the criteria not met and the appeal rights, in plain language. The JSON, the PDF and "
         "the reviewers' letter page say the same. Every read is an audit event.",
     )
+    def handle_exception(self, exc):
+        # An error asked for as PDF (a missing letter, a 401) is answered as the JSON error it
+        # is, labelled application/json, never as a "PDF" holding JSON.
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if renderer is not None and renderer.format == "pdf":
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     def get(self, request, request_id, determination_id, format=None):
         pa_request = request_get_for(user=request.user, request_id=request_id)
         determination = get_object_or_404(
