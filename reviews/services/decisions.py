@@ -103,6 +103,150 @@ def _took_part_in_review(pa_request: PriorAuthRequest, actor, *, before: datetim
     )
 
 
+# --- Reasons of an adverse determination -------------------------------------------------------
+
+REASONABLE_KINDS = frozenset({"requirement", "red_flag"})  # a waiver only lifts another criterion
+RECORDS_SOURCE = "records"
+
+
+def reason_criteria(evaluation: Evaluation | None) -> list[dict]:
+    """The criteria a physician may name as a reason: every requirement and red flag of the
+    policy version the case was evaluated under, whatever the engine answered (a waiver is not
+    a reason to deny: it only lifts another criterion)."""
+    if evaluation is None:
+        return []
+    rank = {"not_met": 0, "insufficient_information": 1, "met": 2}
+    return sorted(
+        (
+            r
+            for r in evaluation.trace or []
+            if isinstance(r, dict)
+            and r.get("id")
+            and r.get("kind", "requirement") in REASONABLE_KINDS
+        ),
+        key=lambda r: rank.get(r.get("answer"), 3),
+    )
+
+
+def reason_sources(evaluation: Evaluation | None) -> list[dict]:
+    """Where a written reason (one no criterion fits) may come from: each note conflict, each
+    history flag, the absence of a policy, and the records themselves. Each: {"key", "label"}."""
+    sources = []
+    if evaluation is None or evaluation.policy_version_id is None:
+        sources.append({"key": "no_policy", "label": "No Lamina policy covers the requested codes"})
+    for index, conflict in enumerate((evaluation.note_conflicts if evaluation else None) or []):
+        text = conflict.get("explanation") or conflict.get("statement") or "a note conflict"
+        criterion = conflict.get("criterion") or ""
+        sources.append(
+            {
+                "key": f"conflict:{index}",
+                "label": f"Clinical note conflict{f' ({criterion})' if criterion else ''}: {text}",
+            }
+        )
+    for check in (evaluation.history_checks if evaluation else None) or []:
+        if check.get("result") == "flag":
+            name = str(check.get("check") or "")
+            words = name.replace("_", " ")
+            sources.append(
+                {
+                    "key": f"history:{name}",
+                    "label": f"History check, {words}: {check.get('detail', '')}",
+                }
+            )
+    sources.append({"key": RECORDS_SOURCE, "label": "The clinical records sent with the request"})
+    return sources
+
+
+def _reasons_basis(pa_request: PriorAuthRequest):
+    """The evaluation the reasons are checked against: the latest one; for a request that never
+    went through the checks, the criteria of the policy version in force for it (every answer
+    unknown), so a reason still has to be a real criterion."""
+    evaluation = pa_request.evaluations.order_by("-round").select_related("policy_version").first()
+    if evaluation is not None or not pa_request.procedure_family:
+        return evaluation
+    from criteria.selectors import policy_version_for
+
+    version = policy_version_for(
+        family=pa_request.procedure_family,
+        line_of_business=pa_request.line_of_business,
+        on_date=timezone.localdate(),
+    )
+    if version is None:
+        return None
+    trace = [
+        {**c, "answer": "", "kind": c.get("kind", "requirement")}
+        for c in version.content.get("criteria", [])
+    ]
+    return Evaluation(policy_version=version, trace=trace, note_conflicts=[], history_checks=[])
+
+
+def reasons_validate(*, reasons: list, evaluation: Evaluation | None) -> list[dict]:
+    """The reasons of an adverse determination, checked against the evaluation the case was
+    evaluated under; returns them as stored.
+
+    A reason names a criterion of that policy version (any requirement or red flag, met or not;
+    the statement is the policy's own, and a criterion the engine found met needs the
+    physician's note on why it is not), or is a written reason with one of `reason_sources`.
+    Anything else (none, an unknown or waiver criterion, an empty text, an unknown source) is
+    refused with ValidationFailed.
+    """
+    if not reasons:
+        raise ValidationFailed(
+            "Name at least one reason: a criterion not met, or a written reason with its source.",
+            fields={"reasons": ["Name at least one reason."]},
+        )
+    by_id = {r["id"]: r for r in reason_criteria(evaluation)}
+    sources = {s["key"]: s["label"] for s in reason_sources(evaluation)}
+    clean, problems = [], []
+    for reason in reasons:
+        if not isinstance(reason, dict):
+            problems.append("A reason must be a criterion or a written reason.")
+            continue
+        criterion = str(reason.get("criterion") or "").strip()
+        note = str(reason.get("note") or "").strip()
+        if criterion:
+            result = by_id.get(criterion)
+            if result is None:
+                problems.append(
+                    f"{criterion} is not a criterion of the policy this case was evaluated under."
+                )
+                continue
+            if result.get("answer") == "met" and not note:
+                problems.append(f"The engine found {criterion} met: say why you judge it is not.")
+                continue
+            clean.append(
+                {
+                    "criterion": criterion,
+                    "statement": str(result.get("statement") or ""),
+                    "answer": str(result.get("answer") or ""),
+                    "note": note,
+                }
+            )
+            continue
+        statement = str(reason.get("statement") or "").strip()
+        source = str(reason.get("source") or "").strip()
+        if not statement:
+            problems.append("A written reason needs its text.")
+            continue
+        if source not in sources:
+            problems.append(
+                f"The written reason \u201c{statement[:60]}\u201d needs a source from this case."
+            )
+            continue
+        clean.append(
+            {
+                "criterion": "",
+                "statement": statement,
+                "source": source,
+                "source_label": sources[source],
+                "note": note,
+            }
+        )
+    if problems:
+        raise ValidationFailed(" ".join(problems), fields={"reasons": problems})
+    return clean
+
+
 def _snapshot(evaluation: Evaluation | None) -> dict:
     if evaluation is None:
         return {}
@@ -142,7 +286,8 @@ def determination_record(
 
     1. Check the actor's role may record this outcome from the case's current status
        (engine: approve only; nurse: approve only; physician: anything, appeals included).
-    2. Adverse outcomes need at least one reason (criterion id and statement) and a rationale.
+    2. Adverse outcomes need a rationale and at least one reason that holds (reasons_validate:
+       a criterion of the evaluated policy version, or a written reason with its source).
     3. Move the request (locked; a concurrent second decision gets InvalidTransition, a 409).
     4. Write the determination with the policy version and a snapshot of the latest evaluation,
        and its audit event, in the same transaction; notify after commit.
@@ -159,15 +304,12 @@ def determination_record(
     if outcome not in OUTCOME_STATUS:
         raise ValidationFailed(f"Unknown outcome '{outcome}'.", fields={"outcome": ["Unknown."]})
     if outcome in ADVERSE:
-        fields = {}
-        if not reasons:
-            fields["reasons"] = ["Name at least one criterion not met."]
         if not rationale.strip():
-            fields["rationale"] = ["Explain the decision in plain language."]
-        if fields:
             raise ValidationFailed(
-                "An adverse determination needs reasons and a rationale.", fields=fields
+                "An adverse determination needs a rationale.",
+                fields={"rationale": ["Explain the decision in plain language."]},
             )
+        reasons = reasons_validate(reasons=reasons, evaluation=_reasons_basis(pa_request))
     if outcome == Outcome.PARTIALLY_APPROVED:
         _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes)
 
@@ -242,7 +384,7 @@ def determination_record(
             "outcome": outcome,
             "kind": determination.kind,
             "authorization_number": determination.authorization_number,
-            "reasons": [r.get("criterion") for r in reasons],
+            "reasons": [r.get("criterion") or r.get("source") for r in reasons],
             "policy_version": determination.evaluation_snapshot.get("policy_version"),
             "appeal_id": appeal.pk if appeal else None,
         },

@@ -6,7 +6,8 @@ from typing import Any
 
 from reviews import services
 from reviews.models import Outcome, Role, Status
-from reviews.selectors.queue import criterion_choices, information_choices
+from reviews.selectors.queue import information_choices
+from reviews.services.decisions import reason_criteria, reason_sources
 from reviews.web import forms
 
 
@@ -93,12 +94,13 @@ def build_form(action: Action, *, pa_request, evaluation, data=None):
         return forms.InformationForm(data, choices=information_choices(evaluation))
     if action.name == "deny":
         return forms.DenyForm(
-            data, criteria=criterion_choices(evaluation, "not_met", "insufficient_information")
+            data, criteria=reason_criteria(evaluation), sources=reason_sources(evaluation)
         )
     if action.name == "partial":
         return forms.PartialForm(
             data,
-            criteria=criterion_choices(evaluation, "not_met", "insufficient_information"),
+            criteria=reason_criteria(evaluation),
+            sources=reason_sources(evaluation),
             pa_request=pa_request,
         )
     if action.name == "peer_to_peer":
@@ -127,10 +129,7 @@ def summary(action: Action, form) -> list[tuple[str, Any]]:
                 ("Units approved", data["approved_units"]),
             ]
         rows += [
-            (
-                "Criteria not met",
-                [f"{r['criterion']}: {r['statement']}" for r in form.chosen_reasons()],
-            ),
+            ("Reasons", form.reason_lines()),
             ("Rationale", data["rationale"]),
         ]
         return rows

@@ -59,38 +59,111 @@ class InformationForm(forms.Form):
         return items
 
 
+ANSWER_WORDS = {
+    "not_met": "not met",
+    "insufficient_information": "insufficient information",
+    "met": "engine found met",
+    "not_applicable": "not applicable",
+}
+
+
 class _ReasonsMixin:
-    def _set_reasons(self, criteria: list[dict]) -> None:
+    """Reasons: criteria of the evaluated policy version (any answer; the physician's note says
+    why), and a written reason with its source where no criterion fits. The service checks
+    them again (reviews.services.decisions.reasons_validate)."""
+
+    def _add_reason_fields(self, criteria: list[dict], sources: list[dict]) -> None:
         self.criteria = {c["id"]: c for c in criteria}
-        self.fields["reasons"].choices = [
-            (
-                c["id"],
-                f"{c['id']}: {c['statement']}"
-                + (" (insufficient information)" if c["answer"] != "not_met" else ""),
+        self.fields["reasons"] = forms.MultipleChoiceField(
+            label="Criteria not met",
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            choices=[
+                (
+                    c["id"],
+                    f"{c['id']}: {c['statement']} ({ANSWER_WORDS.get(c.get('answer'), c.get('answer'))})",
+                )
+                for c in criteria
+            ],
+            help_text=(
+                "Any criterion of the policy the case was evaluated under. If the engine found it "
+                "met, say in the note below why you judge otherwise."
+                if criteria
+                else "No Lamina policy applied to this case: write the reason below."
+            ),
+        )
+        self.fields["reason_note"] = forms.CharField(
+            label="Your note on the criteria chosen (required for a criterion the engine found met)",
+            required=False,
+            max_length=2000,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+        self.fields["written_reason"] = forms.CharField(
+            label="Written reason, where no criterion fits (in words the member can read)",
+            required=False,
+            max_length=2000,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+        self.fields["written_source"] = forms.ChoiceField(
+            label="Source of the written reason",
+            required=False,
+            choices=[("", "Choose the evidence it rests on")]
+            + [(s["key"], s["label"]) for s in sources],
+        )
+        for name in ("reasons", "reason_note", "written_reason", "written_source", "rationale"):
+            self.fields[name] = self.fields.pop(name)
+
+    def clean(self):
+        data = super().clean()
+        written = (data.get("written_reason") or "").strip()
+        if not data.get("reasons") and not written:
+            raise forms.ValidationError(
+                "Name at least one reason: a criterion, or a written reason with its source."
             )
-            for c in criteria
-        ]
+        if written and not data.get("written_source"):
+            self.add_error("written_source", "Choose the evidence the written reason rests on.")
+        return data
 
     def chosen_reasons(self) -> list[dict]:
-        return [
-            {"criterion": cid, "statement": self.criteria[cid]["statement"]}
-            for cid in self.cleaned_data.get("reasons") or []
+        data = self.cleaned_data
+        note = (data.get("reason_note") or "").strip()
+        reasons = [
+            {"criterion": cid, "statement": self.criteria[cid]["statement"], "note": note}
+            for cid in data.get("reasons") or []
         ]
+        written = (data.get("written_reason") or "").strip()
+        if written:
+            reasons.append(
+                {"criterion": "", "statement": written, "source": data.get("written_source")}
+            )
+        return reasons
+
+    def reason_lines(self) -> list[str]:
+        lines = [
+            f"{r['criterion']}: {r['statement']}" for r in self.chosen_reasons() if r["criterion"]
+        ]
+        note = (self.cleaned_data.get("reason_note") or "").strip()
+        if note and lines:
+            lines.append(f"Your note: {note}")
+        written = (self.cleaned_data.get("written_reason") or "").strip()
+        if written:
+            source = dict(self.fields["written_source"].choices).get(
+                self.cleaned_data.get("written_source"), ""
+            )
+            lines.append(f"{written} (source: {source})")
+        return lines
 
 
 class DenyForm(_ReasonsMixin, forms.Form):
-    reasons = forms.MultipleChoiceField(
-        label="Criteria not met (at least one)", widget=forms.CheckboxSelectMultiple
-    )
     rationale = forms.CharField(
         label="Rationale, in words the member can read",
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
-    def __init__(self, *args, criteria: list[dict], **kwargs):
+    def __init__(self, *args, criteria: list[dict], sources: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
-        self._set_reasons(criteria)
+        self._add_reason_fields(criteria, sources)
 
 
 class PartialForm(_ReasonsMixin, forms.Form):
@@ -101,19 +174,15 @@ class PartialForm(_ReasonsMixin, forms.Form):
         label="Levels approved", widget=forms.CheckboxSelectMultiple, required=False
     )
     approved_units = forms.IntegerField(label="Units approved", min_value=1)
-    reasons = forms.MultipleChoiceField(
-        label="Criteria not met for the part not approved (at least one)",
-        widget=forms.CheckboxSelectMultiple,
-    )
     rationale = forms.CharField(
         label="Rationale, in words the member can read",
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
-    def __init__(self, *args, criteria: list[dict], pa_request, **kwargs):
+    def __init__(self, *args, criteria: list[dict], sources: list[dict], pa_request, **kwargs):
         super().__init__(*args, **kwargs)
-        self._set_reasons(criteria)
+        self._add_reason_fields(criteria, sources)
         self.fields["approved_cpt_codes"].choices = [(c, c) for c in pa_request.cpt_codes]
         levels = list(pa_request.service.get("levels") or [])
         self.fields["approved_levels"].choices = [(lv, lv) for lv in levels]
