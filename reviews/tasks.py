@@ -4,7 +4,6 @@ import logging
 
 from celery import shared_task
 from django.db import OperationalError
-from django.utils import timezone
 
 from reviews.models import PriorAuthRequest, Status
 
@@ -33,18 +32,9 @@ def run_evidence_checks(request_id: int) -> str:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def sweep_unchecked_requests() -> int:
     """Re-enqueue requests whose checks never ran (e.g. submitted while the broker was down)."""
-    from reviews.services.checks import stale_requests
-    from reviews.services.enqueue import publish_evidence_checks
+    from reviews.services.sweep import unchecked_requests_sweep
 
-    ids = stale_requests()
-    for request_id in ids:
-        # Bump enqueued_at first so a slow worker is not handed the same id every minute; a
-        # publish that fails is logged and retried by the next sweep.
-        PriorAuthRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
-        publish_evidence_checks(request_id)
-    if ids:
-        logger.info("sweep re-enqueued %d request(s)", len(ids))
-    return len(ids)
+    return len(unchecked_requests_sweep())
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -52,3 +42,4 @@ def mark_clocks() -> dict:
     from reviews.services import clocks_mark
 
     return clocks_mark()
+
