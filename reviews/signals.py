@@ -46,5 +46,20 @@ def _policy_version_changed(sender, version, change, actor=None, **kwargs):
             "status": version.status,
             "checksum": version.checksum,
             "effective_from": version.effective_from,
+            **_simulations_of(version, change),
         },
     )
+
+
+def _simulations_of(version, change: str) -> dict:
+    """On activation, the finished simulations that replayed this stored version."""
+    if change != "activated":
+        return {}
+    from reviews.models import PolicySimulation
+
+    ids = list(
+        PolicySimulation.objects.filter(state=PolicySimulation.State.DONE, version=version)
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
+    return {"simulations": ids}

@@ -43,3 +43,15 @@ def mark_clocks() -> dict:
 
     return clocks_mark()
 
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def run_policy_simulation(simulation_id: int) -> str:
+    """Replay a simulation queued from the policy page; a finished one is not run again."""
+    from reviews.models import PolicySimulation
+    from reviews.services.simulation import simulation_run
+
+    simulation = PolicySimulation.objects.filter(pk=simulation_id).first()
+    if simulation is None or simulation.state == PolicySimulation.State.DONE:
+        return "skipped"
+    simulation_run(simulation=simulation)
+    return "done"

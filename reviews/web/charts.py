@@ -12,6 +12,7 @@ SHARE_COLORS = {
     "on_time": "#067647",
     "late": "#b42318",
     "open_overdue": "#7a271a",
+    "physician_review": "#6941c6",
 }
 
 
