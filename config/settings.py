@@ -244,7 +244,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["pas.schema.fhir_operation_paths"],
     # One name for a choice set that several fields share (service.spinal_region, imaging.region).
     "ENUM_NAME_OVERRIDES": {
-        "SpinalRegionEnum": "reviews.api.serializers.SPINAL_REGIONS",
+        "SpinalRegionEnum": "reviews.contract.SPINAL_REGIONS",
         # The model's choice sets, each shared by several outputs under one name.
         "RequestStatusEnum": "reviews.models.Status",
         "AppealStatusEnum": "reviews.models.Appeal.AppealStatus",

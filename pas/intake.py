@@ -36,13 +36,13 @@ from pas.mapping import (
 )
 from pas.models import ClaimRecord, HeldClaim, Submission
 from reviews import reference
-from reviews.api.serializers import (
+from reviews.audit import audit_record
+from reviews.contract import (
     RequestCreateInput,
     ServiceInput,
     validate_cpt_format,
     validate_icd10,
 )
-from reviews.audit import audit_record
 from reviews.errors import InvalidTransition, LaminaError, NotPermitted
 from reviews.models import OPEN_STATUSES, PriorAuthRequest, Role, Status
 from reviews.services import (

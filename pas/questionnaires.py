@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pas.fhir import LAMINA, LAMINA_VOCABULARY
-from reviews.api import serializers as api
+from reviews import contract as api
 
 ALL = None  # a field every family asks
 INJECTIONS = frozenset({"epidural_steroid_injection", "facet_injection", "radiofrequency_ablation"})

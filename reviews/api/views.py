@@ -18,14 +18,12 @@ from reviews.api.idempotency import HEADER, idempotent
 from reviews.api.permissions import IsProvider
 from reviews.api.serializers import (
     ErrorOutput,
-    InformationAnswerInput,
-    RequestCreateInput,
     RequestDetailOutput,
     RequestListOutput,
     RequestListPageOutput,
-    WithdrawInput,
 )
 from reviews.audit import audit_record
+from reviews.contract import InformationAnswerInput, RequestCreateInput, WithdrawInput
 from reviews.errors import ValidationFailed
 from reviews.models import Status, Urgency
 from reviews.selectors import request_get_for, request_list_for

@@ -7,7 +7,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from rest_framework.test import APIClient
 
 from pas.questionnaires import FAMILIES, FIELDS, questionnaire_id
-from reviews.api.serializers import ClinicalInput, ServiceInput
+from reviews.contract import ClinicalInput, ServiceInput
 from reviews.models import AuditEvent, PriorAuthRequest
 from tests.pas.conftest import (
     INQUIRE,

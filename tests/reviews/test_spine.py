@@ -131,7 +131,7 @@ def test_facts_read_levels_through_the_model(levels, imaging, at_level):
 
 @pytest.mark.parametrize("value", ["L4-L5", "L5-S1", "L5", "C5-C6", "L5-L6", "L6-S1", "T12-L1"])
 def test_validation_accepts_what_the_model_accepts(value):
-    from reviews.api.serializers import validate_level
+    from reviews.contract import validate_level
 
     validate_level(value)
 
@@ -143,7 +143,7 @@ def test_validation_accepts_what_the_model_accepts(value):
 def test_validation_refuses_the_rest_with_the_reason(value, message):
     from rest_framework.exceptions import ValidationError
 
-    from reviews.api.serializers import validate_level
+    from reviews.contract import validate_level
 
     with pytest.raises(ValidationError, match=message):
         validate_level(value)

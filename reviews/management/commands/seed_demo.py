@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from reviews.api.serializers import RequestCreateInput
+from reviews.contract import RequestCreateInput
 from reviews.models import OPEN_STATUSES, Organization, PriorAuthRequest, Role, Status, User
 from reviews.roles import user_create
 from reviews.services import (
