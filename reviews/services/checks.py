@@ -15,9 +15,8 @@ from reviews.models import (
     Recommendation,
     Status,
 )
+from reviews.services.decide import decide
 from reviews.transitions import request_transition
-
-NO_POLICY_REASON = "No Lamina policy covers this service; a reviewer decides it."
 
 
 def _levels_overlap(a: list[str], b: list[str]) -> bool:
@@ -154,90 +153,6 @@ def _consistency(pa_request: PriorAuthRequest, version, facts: dict, review_date
     return json.loads(canonical(findings))
 
 
-def _decide(
-    engine: dict | None,
-    history: list[dict],
-    documentation: list[dict],
-    conflicts: list[dict],
-    findings: list[dict] = (),
-) -> tuple[str, list[dict], list[dict]]:
-    """The recommendation after every check, with its reasons and the missing information.
-
-    An approval needs every decisive criterion met by facts that agree with each other: a
-    consistency finding, a note conflict or a history flag sends the case to a reviewer with the
-    contradiction named. A red flag from any source (the criteria, a consistency finding, a note)
-    goes to a physician, never to a nurse and never to an approval.
-    """
-    if engine is None:
-        return (
-            Recommendation.NURSE_REVIEW,
-            [{"criterion": "", "statement": NO_POLICY_REASON, "explanation": NO_POLICY_REASON}],
-            [],
-        )
-    recommendation = engine["recommendation"]
-    reasons = list(engine.get("reasons") or [])
-    missing = list(engine.get("missing_information") or [])
-    human = recommendation in {Recommendation.NURSE_REVIEW, Recommendation.PHYSICIAN_REVIEW}
-    flags = [h for h in history if h["result"] == "flag"]
-    if conflicts or flags:
-        for conflict in conflicts:
-            reasons.append(
-                {
-                    "criterion": conflict.get("criterion", ""),
-                    "statement": "A clinical note disagrees with the attested facts.",
-                    "explanation": conflict.get("explanation", ""),
-                }
-            )
-        for flag in flags:
-            reasons.append(
-                {
-                    "criterion": "",
-                    "statement": "History check: " + flag["check"],
-                    "explanation": flag["detail"],
-                }
-            )
-        if not human:
-            recommendation = Recommendation.NURSE_REVIEW
-    elif (
-        not findings
-        and recommendation == Recommendation.APPROVE
-        and not next(d["present"] for d in documentation if d["item"] == "any_documentation")
-    ):
-        recommendation = Recommendation.PEND_MISSING_INFORMATION
-        missing.append(
-            {
-                "field": "attachments",
-                "fact": "documentation",
-                "why": "A clinical note or imaging report must support the attested facts.",
-                "criterion": "GEN-06",
-            }
-        )
-    for finding in findings:
-        reasons.append(
-            {
-                "criterion": "",
-                "check": finding["check"],
-                "statement": "Contradiction: " + finding["statement"],
-                "explanation": "; ".join(
-                    f"{what}: {value}" for what, value in (finding.get("compared") or {}).items()
-                ),
-            }
-        )
-    if findings and recommendation not in {
-        Recommendation.NURSE_REVIEW,
-        Recommendation.PHYSICIAN_REVIEW,
-    }:
-        recommendation = Recommendation.NURSE_REVIEW
-    red_flag = (
-        bool(engine.get("red_flags"))
-        or any(c.get("kind") == "red_flag" for c in conflicts)
-        or any(f.get("severity") == "red_flag" for f in findings)
-    )
-    if red_flag or any(f.get("route") == Recommendation.PHYSICIAN_REVIEW for f in findings):
-        recommendation = Recommendation.PHYSICIAN_REVIEW
-    return recommendation, reasons, missing
-
-
 @transaction.atomic
 def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | None = None):
     """Run every check for the request's current evaluation round, once, and act on the result.
@@ -263,7 +178,7 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
     history = history_checks(locked)
     documentation = documentation_checks(locked)
     findings = _consistency(locked, version, facts, review_date)
-    recommendation, reasons, missing = _decide(engine, history, documentation, conflicts, findings)
+    recommendation, reasons, missing = decide(engine, history, documentation, conflicts, findings)
     try:
         with transaction.atomic():
             evaluation = Evaluation.objects.create(

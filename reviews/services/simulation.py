@@ -161,9 +161,9 @@ def replay_decide(outcome: dict, checks: dict) -> str:
     The consistency findings are those the evaluation recorded: a contradiction among a request's
     facts stays one whatever the criteria say, so it still keeps the request from approval.
     """
-    from reviews.services.checks import _decide
+    from reviews.services.decide import decide
 
-    recommendation, _, _ = _decide(
+    recommendation, _, _ = decide(
         outcome,
         checks["history_checks"],
         checks["documentation"],

@@ -10,7 +10,7 @@ from pas.mapping import claim_bundle_map, resource_validate
 from pas.models import ClaimRecord, HeldClaim
 from reviews.models import Determination, Evaluation, PriorAuthRequest, Status
 from reviews.services import determination_record, evidence_checks_run
-from reviews.services.checks import NO_POLICY_REASON
+from reviews.services.decide import NO_POLICY_REASON
 from tests.conftest import example, post_json
 from tests.pas.conftest import (
     FHIR_DIR,

@@ -14,7 +14,7 @@ from reviews.models import (
     Status,
 )
 from reviews.services import evidence_checks_run, request_answer_information, request_withdraw
-from reviews.services.checks import NO_POLICY_REASON
+from reviews.services.decide import NO_POLICY_REASON
 from reviews.services.sweep import stale_requests
 from tests.conftest import example
 from tests.factories import submit

@@ -17,12 +17,12 @@ from criteria.services import policies_load
 from reviews.models import Evaluation, PriorAuthRequest, Status
 from reviews.services import request_submit
 from reviews.services.checks import (
-    _decide,
     _evaluate_criteria,
     _note_conflicts,
     documentation_checks,
     history_checks,
 )
+from reviews.services.decide import decide
 from reviews.transitions import request_transition
 from tests.conftest import example
 
@@ -101,7 +101,7 @@ def review_case(
     version, facts, engine = _evaluate_criteria(pa_request, review_date)
     history = history_checks(pa_request)
     documentation = documentation_checks(pa_request)
-    recommendation, reasons, missing = _decide(engine, history, documentation, conflicts)
+    recommendation, reasons, missing = decide(engine, history, documentation, conflicts)
     Evaluation.objects.create(
         request=pa_request,
         round=pa_request.evaluation_round,
