@@ -39,15 +39,19 @@ def stale_requests(*, now=None) -> list[int]:
     return list(_stale(now).order_by("pk").values_list("pk", flat=True)[:BATCH])
 
 
-def unchecked_requests_sweep(*, now=None) -> list[int]:
-    """Claim the stale requests (compare-and-set on enqueued_at) and re-enqueue those claimed.
+def stale_candidates(*, now=None) -> list[tuple[int, object]]:
+    """The stale requests as read: (id, enqueued_at) pairs, the values a claim compares against."""
+    now = now or timezone.now()
+    return list(_stale(now).order_by("pk").values_list("pk", "enqueued_at")[:BATCH])
 
-    Returns the ids this sweep claimed and published. A request another sweep claimed first
-    (its enqueued_at moved since it was read) is left to that sweep. A publish that fails is
-    logged by publish_evidence_checks; the request becomes stale again and a later sweep retries.
+
+def claim_and_publish(candidates, *, now=None) -> list[int]:
+    """Claim each (id, enqueued_at) read earlier with a compare-and-set, then publish those claimed.
+
+    A request whose enqueued_at moved since it was read (another sweep claimed it) or that left
+    received/evaluating is not claimed, so it is not published by this sweep.
     """
     now = now or timezone.now()
-    candidates = list(_stale(now).order_by("pk").values_list("pk", "enqueued_at")[:BATCH])
     claimed = []
     for request_id, seen in candidates:
         # Autocommit: each claim is its own statement, committed before the publish. Under
@@ -66,3 +70,14 @@ def unchecked_requests_sweep(*, now=None) -> list[int]:
     if claimed:
         logger.info("sweep re-enqueued %d request(s)", len(claimed))
     return claimed
+
+
+def unchecked_requests_sweep(*, now=None) -> list[int]:
+    """Claim the stale requests (compare-and-set on enqueued_at) and re-enqueue those claimed.
+
+    Returns the ids this sweep claimed and published. A request another sweep claimed first
+    (its enqueued_at moved since it was read) is left to that sweep. A publish that fails is
+    logged by publish_evidence_checks; the request becomes stale again and a later sweep retries.
+    """
+    now = now or timezone.now()
+    return claim_and_publish(stale_candidates(now=now), now=now)

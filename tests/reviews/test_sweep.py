@@ -4,6 +4,7 @@ The messages are read back from the Redis queue itself (a queue of the test's ow
 it), so what is counted is what a worker would receive.
 """
 
+import base64
 import json
 import threading
 from datetime import timedelta
@@ -15,7 +16,12 @@ from django.db import connection
 from django.utils import timezone
 
 from reviews.models import PriorAuthRequest, Status
-from reviews.services.sweep import stale_requests, unchecked_requests_sweep
+from reviews.services.sweep import (
+    claim_and_publish,
+    stale_candidates,
+    stale_requests,
+    unchecked_requests_sweep,
+)
 from reviews.tasks import sweep_unchecked_requests
 from tests.factories import submit
 
@@ -25,9 +31,10 @@ def queued_ids(queue: str) -> list[int]:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     ids = []
     for raw in client.lrange(queue, 0, -1):
-        headers = json.loads(raw)["headers"]
-        assert headers["task"] == "reviews.tasks.run_evidence_checks"
-        ids.append(int(headers["argsrepr"].strip("(),")))
+        message = json.loads(raw)
+        assert message["headers"]["task"] == "reviews.tasks.run_evidence_checks"
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ids.append(int(args[0]))
     return ids
 
 
@@ -74,30 +81,21 @@ def test_two_concurrent_sweeps_enqueue_each_request_once(stale_ids, worker_queue
 
 
 def test_a_claim_fails_when_another_sweep_moved_enqueued_at_first(stale_ids, worker_queue):
-    # given a sweep that read the candidates, then lost the race for three of them
+    # given a sweep that read the candidates
+    read = stale_candidates()
+    assert sorted(pk for pk, _ in read) == sorted(stale_ids)
+    # and another sweep that then claimed three of them (their enqueued_at moved, still stale)
     taken = stale_ids[:3]
-    PriorAuthRequest.objects.filter(pk__in=taken).update(enqueued_at=timezone.now())
-    make_stale(taken, minutes=9)  # another sweep's claim: a different value, still stale
+    make_stale(taken, minutes=8)
 
-    # when this sweep claims with the values it read before
-    from reviews.services import sweep as service
-
-    read = list(service._stale(timezone.now()).values_list("pk", "enqueued_at"))
-    PriorAuthRequest.objects.filter(pk__in=taken).update(
-        enqueued_at=timezone.now() - timedelta(minutes=8)
-    )
-    original = service._stale
-    service._stale = lambda now: type(
-        "Read", (), {"order_by": lambda self, *a: self, "values_list": lambda self, *a: read}
-    )()
-    try:
-        claimed = unchecked_requests_sweep()
-    finally:
-        service._stale = original
+    # when the first sweep claims with the values it read before
+    claimed = claim_and_publish(read)
 
     # then the three it lost are neither claimed nor enqueued by it
     assert sorted(claimed) == sorted(stale_ids[3:])
     assert sorted(queued_ids(worker_queue)) == sorted(stale_ids[3:])
+    # and the three are still there for the sweep that holds them
+    assert sorted(stale_requests()) == sorted(taken)
 
 
 def test_the_task_is_the_service(stale_ids, worker_queue):
