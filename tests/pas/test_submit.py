@@ -341,7 +341,7 @@ def test_a_partial_approval_is_modified_and_not_certified_per_item(api_a, physic
         pa_request=pa_request,
         outcome="partially_approved",
         actor=physician,
-        reasons=[{"criterion": "FU-01", "statement": "Instability at L4-L5 only."}],
+        reasons=[{"criterion": "FU-01", "note": "Instability at L4-L5 only."}],
         rationale="Fusion of L4-L5 only; no interbody device.",
         approved_levels=["L4-L5"],
         approved_cpt_codes=["22633", "22840"],
