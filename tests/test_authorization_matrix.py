@@ -33,6 +33,7 @@ from pas.questionnaires import questionnaire_id
 from reviews.models import Determination, PriorAuthRequest
 from reviews.services.checks import evidence_checks_run
 from reviews.services.intake import request_submit
+from reviews.services.simulation import simulation_create, simulation_run
 from tests.conftest import example
 
 ANON, PA, PB, NURSE, PHYS, AUDITOR, ADMIN = (
@@ -102,6 +103,7 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     # --- API documentation: public ---
     "api/schema/": {"get": ALL},
     "api/docs/": {"get": ALL},
+    "api/redoc/": {"get": ALL},
     # --- Provider API: providers, scoped to their organization ---
     "api/v1/requests/": {"get": PROVIDERS, "post": PROVIDERS},
     "api/v1/requests/<request_id>/": {"get": ONLY_A},
@@ -141,6 +143,10 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "audit/": {"get": AUDIT},
     "audit/requests/<request_id>/": {"get": AUDIT},
     "audit/metrics/": {"get": AUDIT},
+    # --- The policy team's simulations: plan administrators ---
+    "policy/simulations/": {"get": ADMINS, "post": ADMINS},
+    "policy/simulations/<simulation_id>/": {"get": ADMINS},
+    "policy/simulations/<simulation_id>.csv": {"get": ADMINS},
 }
 
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -225,6 +231,12 @@ def world(
         topic="http://hl7.org/fhir/us/davinci-pas/SubscriptionTopic/PASSubscriptionTopic",
         endpoint="https://clinic-a.example/fhir-notify",
     )
+    simulation = simulation_create(
+        version=PolicyVersion.objects.filter(status="active").order_by("pk").first(),
+        since=timezone.localdate(),
+        until=timezone.localdate(),
+    )
+    simulation_run(simulation=simulation)
     admin_objects = {
         "admin/auth/group/": Group.objects.get(name="provider").pk,
         "admin/authtoken/tokenproxy/": Token.objects.get_or_create(user=provider_a)[0].user_id,
@@ -251,6 +263,7 @@ def world(
             "name": "approve",
             "questionnaire_id": questionnaire_id(pa_request.procedure_family),
             "subscription_id": subscription.pk,
+            "simulation_id": simulation.pk,
             "content_type_id": ContentType.objects.get_for_model(pa_request.organization).pk,
             "app_label": "auth",
             "url": "no-such-page/",

@@ -109,7 +109,12 @@ def _context(simulation: PolicySimulation) -> dict:
         context["percent"] = round(100 * simulation.done / simulation.total)
     if result:
         context["rows"] = [
-            {"key": key, "label": label, "before": result["before"][key], "after": result["after"][key]}
+            {
+                "key": key,
+                "label": label,
+                "before": result["before"][key],
+                "after": result["after"][key],
+            }
             for key, label in LABELS.items()
         ]
         context["table"] = [
@@ -139,7 +144,8 @@ def simulation(request, simulation_id: int):
     simulation = _simulation(simulation_id)
     template = (
         "reviews/simulation/_progress.html"
-        if request.htmx and simulation.state in {PolicySimulation.State.QUEUED, PolicySimulation.State.RUNNING}
+        if request.htmx
+        and simulation.state in {PolicySimulation.State.QUEUED, PolicySimulation.State.RUNNING}
         else "reviews/simulation/detail.html"
     )
     response = render(request, template, _context(simulation))
