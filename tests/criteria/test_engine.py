@@ -35,7 +35,8 @@ MET, NOT_MET, UNKNOWN = "met", "not_met", "insufficient_information"
 def _fusion_body() -> dict:
     """The fusion example with 6 weeks of PT, a never-smoker and every red flag answered."""
     body = load_example("fusion-spondylolisthesis-short-therapy")
-    body["clinical"]["conservative_care"][0]["start_date"] = "2026-10-06"  # 42 days of PT
+    # 42 days of PT at two visits a week (a visit carries at most a week of the course)
+    body["clinical"]["conservative_care"][0].update(start_date="2026-10-06", visits=12)
     body["clinical"]["smoking_status"] = "never"
     body["clinical"]["red_flags"].update(
         recent_bacteremia=False,
