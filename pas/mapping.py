@@ -37,7 +37,7 @@ from pas.fhir import (
     issue,
 )
 from pas.questionnaires import AnswerError, read_items
-from reviews.api.errors import field_path
+from reviews.http import LONE_SURROGATE, field_path, has_lone_surrogate
 from reviews.models import Member
 
 # Deeper than the REST limit: FHIR nests extensions in extensions in contained resources.
@@ -160,8 +160,6 @@ def json_load(raw: bytes) -> Any:
         raise FhirError(
             400, [issue(f"JSON nested deeper than {MAX_FHIR_DEPTH} levels.", code="too-costly")]
         )
-    from reviews.api.parsers import LONE_SURROGATE, has_lone_surrogate
-
     if has_lone_surrogate(data):
         raise FhirError(400, [issue(LONE_SURROGATE, code="structure")])
     return data

@@ -48,9 +48,9 @@ from pas.services import (
     subscription_off,
     subscription_resource,
 )
-from reviews.api.permissions import IsProvider
 from reviews.audit import audit_record
 from reviews.errors import LaminaError
+from reviews.http import IsProvider
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from reviews.errors import LaminaError
+from reviews.http import field_path
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -20,18 +21,6 @@ def exception_handler(exc, context):
     from rest_framework.views import exception_handler as drf_exception_handler
 
     return drf_exception_handler(exc, context)
-
-
-def field_path(prefix: str, key) -> str:
-    """The path of `key` under `prefix`: `x.y` for a field, `x[0]` for a list item.
-
-    DRF reports the items of a list (ListField, many=True) as a dict keyed by integer index;
-    every endpoint names them `x[0].y`, never `x.0.y`.
-    """
-    if isinstance(key, int) and not isinstance(key, bool):
-        return f"{prefix}[{key}]"
-    name = "" if key == "non_field_errors" else str(key)
-    return f"{prefix}.{name}" if prefix and name else (prefix or name)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:

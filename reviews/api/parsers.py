@@ -7,6 +7,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from reviews.api.errors import PayloadTooLarge
+from reviews.http import LONE_SURROGATE, has_lone_surrogate
 
 
 def _depth(value, limit: int, level: int = 0) -> int:
@@ -43,25 +44,6 @@ class LaminaJSONParser(JSONParser):
         if has_lone_surrogate(data):
             raise ParseError(LONE_SURROGATE)
         return data
-
-
-LONE_SURROGATE = (
-    "The JSON holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), which is not text; "
-    "send valid Unicode."
-)
-
-
-def has_lone_surrogate(data) -> bool:
-    """True when a string (key or value) holds a surrogate JSON allowed but UTF-8 cannot encode.
-
-    Paired escapes ("\\ud83d\\ude00") decode to one character and pass; a lone one would fail
-    later, in the idempotency digest or the database driver, as a server error.
-    """
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _reject_constant(name: str):
