@@ -21,8 +21,10 @@ when FU-04 is met). A `red_flag` criterion's rule detects the flag; its answer i
 safety requirement ("no such red flag"): met when absent, not_met when present.
 
 Precedence (criteria.md section 0, GEN-08), over decisive criteria only:
-1. a decisive red flag present, a decisive criterion not met, or a met criterion whose
-   `refer_when` holds (a value too close to its threshold to decide by rule) -> physician_review;
+1. a red flag present (any red flag: a present one is decisive in every family; `decisive` on a
+   red flag says only whether its being unknown pends the request), a decisive criterion not met,
+   or a met criterion whose `refer_when` holds (a value too close to its threshold to decide by
+   rule) -> physician_review;
 2. any decisive criterion with insufficient information -> pend_missing_information, listing
    exactly which facts are missing and which criterion needs each;
 3. a decisive criterion not met whose `on_not_met` is nurse_review (a documentation gap a nurse can
@@ -407,6 +409,11 @@ def evaluate(content: dict, facts: dict, *, review_date: date) -> EngineOutcome:
         results.append(result)
 
         note = {"criterion": cid, "statement": crit["statement"], "explanation": explanation}
+        if is_flag and detector == MET:
+            # A red flag present is decisive in every family, whatever `decisive` says: nothing
+            # is approved while one is listed, and a physician reads it.
+            physician.append(note)
+            continue
         if not decisive:
             if answer == NOT_MET:
                 advisories.append(note)

@@ -476,8 +476,10 @@ def test_a_waiver_lifts_conservative_care_and_nicotine_but_never_the_indication(
     assert answer(outcome, "FU-04") == MET
     assert answer(outcome, "FU-03") == NOT_APPLICABLE
     assert answer(outcome, "FU-06") == NOT_APPLICABLE
+    # the red flag itself is decisive: it waives care but a physician reads the case
     assert outcome.red_flags == ["GEN-03"]
-    assert outcome.recommendation == APPROVE
+    assert outcome.recommendation == PHYSICIAN
+    assert [r["criterion"] for r in outcome.reasons] == ["GEN-03"]
     # without an indication the waiver does not help
     outcome = run(
         FUSION,
@@ -530,11 +532,20 @@ def test_outcome_is_json_safe_and_replays_from_stored_facts():
     assert json.loads(json.dumps(first)) == replay
 
 
-def test_the_engine_never_denies():
-    outcomes = [
-        run(family, changes).recommendation for family, changes, *_ in BOUNDARIES + OUTCOMES
-    ]
-    assert set(outcomes) <= {APPROVE, PEND, NURSE, PHYSICIAN}
+@pytest.mark.parametrize("family", sorted(BASES))
+def test_a_red_flag_present_is_decisive_in_every_family_even_where_its_absence_is_not_asked(
+    family,
+):
+    # GEN-04 is not decisive anywhere (its being unknown pends nothing), yet present it stops
+    # an approval and a physician reads it first.
+    outcome = run(
+        family,
+        {"neurological.progressive_motor_deficit": True, "neurological.motor_grade_mrc": 3},
+    )
+    assert "GEN-04" in outcome.red_flags
+    assert outcome.recommendation == PHYSICIAN
+    assert outcome.reasons[0]["criterion"] in outcome.red_flags
+    assert "GEN-04" not in [a["criterion"] for a in outcome.advisories]
 
 
 def test_codes_no_policy_covers_go_to_a_nurse():
