@@ -204,6 +204,10 @@ BENCH_FLOOR = False
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "12"))
+# The note reader's work per request is bounded at intake (notes/limits.py): characters of one
+# attachment's text, and of all the attachments of one submission (a request or an answer).
+NOTE_MAX_CHARS = int(os.environ.get("NOTE_MAX_CHARS", "20000"))
+NOTE_MAX_SUBMISSION_CHARS = int(os.environ.get("NOTE_MAX_SUBMISSION_CHARS", "100000"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -274,6 +278,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "lamina")
+# Note reading (reviews.tasks.read_notes) goes to this queue when set, so a worker of its own
+# reads notes and the evidence checks never wait behind a long note; empty: the default queue.
+CELERY_NOTES_QUEUE = os.environ.get("CELERY_NOTES_QUEUE", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang intake when Redis is down: fail fast, the sweep re-enqueues later.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -295,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "mark-clocks": {"task": "reviews.tasks.mark_clocks", "schedule": 60.0},
     "seal-audit": {"task": "reviews.audit_tasks.seal_audit", "schedule": 1.0},
+    "sweep-fhir-notifications": {
+        "task": "pas.tasks.sweep_notifications",
+        "schedule": 30.0,
+    },
     "publish-audit-checkpoint": {
         "task": "reviews.audit_tasks.publish_audit_checkpoint",
         "schedule": float(os.environ.get("AUDIT_PUBLISH_SECONDS", "60")),
@@ -346,6 +357,13 @@ APPEAL_WINDOWS_HOURS = {
 }
 # How long $submit waits for the evidence checks before answering "pended" (PAS: 15 s).
 FHIR_SUBMIT_WAIT_SECONDS = float(os.environ.get("FHIR_SUBMIT_WAIT_SECONDS", "12"))
+# FHIR subscriptions: endpoints on loopback, private or link-local addresses are refused (when the
+# subscription is made and at every delivery) unless this allows them; a notification not
+# delivered at once is sent again by the beat sweep after this many seconds, with backoff between
+# attempts, until it is delivered or has failed this many times.
+FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS = env_bool("FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS", False)
+FHIR_NOTIFICATION_SWEEP_SECONDS = int(os.environ.get("FHIR_NOTIFICATION_SWEEP_SECONDS", "60"))
+FHIR_NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("FHIR_NOTIFICATION_MAX_ATTEMPTS", "8"))
 
 CACHES = {
     "default": (

@@ -1,6 +1,12 @@
-"""Reading attached clinical notes for evidence that disagrees with the attestation."""
+"""Reading attached clinical notes for evidence that disagrees with the attestation.
 
-from django.db import transaction
+Reading is the costly part (notes/limits.py bounds it at intake) and runs outside the request's
+row lock, as a task of its own (reviews.tasks.read_notes): each attachment's findings are stored
+in their own short transaction. The evidence checks then compare the stored findings with the
+request's facts under the lock, which costs little.
+"""
+
+from django.db import IntegrityError, transaction
 
 from notes.conflicts import conflicts_find
 from notes.models import NoteFinding, NoteReading
@@ -37,33 +43,53 @@ def _findings_store(*, attachment, findings: list[Finding]) -> None:
             ],
             ignore_conflicts=True,
         )
-        NoteReading.objects.update_or_create(
-            attachment=attachment,
-            defaults={"rules_version": RULES_VERSION, "finding_count": len(findings)},
-        )
+        try:
+            with transaction.atomic():
+                NoteReading.objects.update_or_create(
+                    attachment=attachment,
+                    defaults={"rules_version": RULES_VERSION, "finding_count": len(findings)},
+                )
+        except IntegrityError:
+            # Two readers of one attachment (a redelivered task): the other recorded it first,
+            # under the same rules, with the same findings.
+            pass
 
 
-def notes_read_for_request(*, pa_request) -> list[dict]:
-    """Read the request's notes, store findings, return the conflicts with the attested facts.
+def notes_unread(*, pa_request) -> list:
+    """The request's attachments not yet read under the current rules, in attachment order."""
+    return list(
+        pa_request.attachments.exclude(note_reading__rules_version=RULES_VERSION).order_by("pk")
+    )
 
-    1. Read each attachment not yet read under the current rules (an attachment added with an
-       answer to a request for information is read in the next round; the others are not read
-       twice), and store its findings.
-    2. Compare every attachment's findings with the request's current attested facts.
+
+def notes_read_pending(*, pa_request) -> int:
+    """Read each attachment not yet read under the current rules and store its findings.
+
+    Call it outside any lock on the request: a long note holds no row a provider or reviewer
+    waits for. An attachment added with an answer to a request for information is read in the
+    next round; the others are not read twice. Returns how many attachments were read.
+    """
+    unread = notes_unread(pa_request=pa_request)
+    for attachment in unread:
+        (findings,) = notes_read([attachment.text])
+        _findings_store(attachment=attachment, findings=findings)
+    return len(unread)
+
+
+def note_conflicts(*, pa_request) -> list[dict]:
+    """The conflicts between the stored findings and the request's current attested facts.
 
     Each conflict: {"kind", "concept", "criterion", "explanation", "attachment_id", "span",
-    "text"}. Runs inside the evidence checks' transaction, with the request row locked.
+    "text"}. Reads nothing: notes_read_pending has stored the findings before.
     """
-    attachments = list(pa_request.attachments.select_related("note_reading"))
-    unread = [
-        a
-        for a in attachments
-        if not hasattr(a, "note_reading") or a.note_reading.rules_version != RULES_VERSION
-    ]
-    for attachment, findings in zip(unread, notes_read(a.text for a in unread), strict=True):
-        _findings_store(attachment=attachment, findings=findings)
     return conflicts_find(
         clinical=pa_request.clinical,
         family=pa_request.procedure_family,
-        notes=notes_for_request(pa_request=pa_request, attachments=attachments),
+        notes=notes_for_request(pa_request=pa_request),
     )
+
+
+def notes_read_for_request(*, pa_request) -> list[dict]:
+    """Read the request's unread notes, store findings, return the conflicts with the facts."""
+    notes_read_pending(pa_request=pa_request)
+    return note_conflicts(pa_request=pa_request)

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from reviews.models import PriorAuthRequest, Status
@@ -20,13 +21,42 @@ logger = logging.getLogger(__name__)
     time_limit=120,
 )
 def run_evidence_checks(request_id: int) -> str:
+    """The checks of a request whose notes are read; unread notes go to read_notes first."""
+    from notes.services import notes_unread
     from reviews.services import evidence_checks_run
 
     pa_request = PriorAuthRequest.objects.filter(pk=request_id).first()
     if pa_request is None or pa_request.status != Status.EVALUATING:
         return "skipped"  # gone, or already checked by an earlier delivery
+    if notes_unread(pa_request=pa_request):
+        # Reading is the costly step: a task of its own (on a queue of its own when
+        # CELERY_NOTES_QUEUE is set), so one long note never holds up other requests' checks.
+        read_notes.apply_async(args=[request_id], queue=settings.CELERY_NOTES_QUEUE or None)
+        return "notes queued"
     evaluation = evidence_checks_run(pa_request=pa_request)
     return evaluation.recommendation if evaluation else "skipped"
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=90,
+    time_limit=120,
+)
+def read_notes(request_id: int) -> str:
+    """Read a request's unread notes, without locking it, then queue its evidence checks."""
+    from notes.services import notes_read_pending
+    from reviews.services.enqueue import publish_evidence_checks
+
+    pa_request = PriorAuthRequest.objects.filter(pk=request_id).first()
+    if pa_request is None or pa_request.status != Status.EVALUATING:
+        return "skipped"
+    read = notes_read_pending(pa_request=pa_request)
+    publish_evidence_checks(request_id)
+    return f"read {read}"
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

@@ -128,6 +128,7 @@ def _evaluate_criteria(pa_request: PriorAuthRequest, review_date: date):
 
 
 def _note_conflicts(pa_request: PriorAuthRequest) -> list[dict]:
+    """Read the request's unread notes, then compare the findings with its facts."""
     from notes.services import notes_read_for_request
 
     return notes_read_for_request(pa_request=pa_request)
@@ -153,18 +154,38 @@ def _consistency(pa_request: PriorAuthRequest, version, facts: dict, review_date
     return json.loads(canonical(findings))
 
 
-@transaction.atomic
+# The evaluation found an attachment added after the notes were read: read it, then try again.
+_NOTES_ADDED = object()
+
+
 def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | None = None):
     """Run every check for the request's current evaluation round, once, and act on the result.
 
-    1. Lock the request; return if it is no longer evaluating or this round already has an
+    1. Read the notes not yet read, outside the row lock (reading is the costly step; the task
+       reviews.tasks.read_notes does it ahead of this, and then there is nothing left to read).
+    2. Lock the request; return if it is no longer evaluating or this round already has an
        evaluation (a redelivered task does nothing).
-    2. Read the notes, evaluate the criteria under the applicable policy version, run the history
-       and documentation checks.
-    3. Store the immutable evaluation record and audit it.
-    4. Act: approve (the engine's determination), pend with the list of what is missing, or put
+    3. Compare the stored note findings with the facts, evaluate the criteria under the
+       applicable policy version, run the history, documentation and consistency checks.
+    4. Store the immutable evaluation record and audit it.
+    5. Act: approve (the engine's determination), pend with the list of what is missing, or put
        the request in the nurse or physician queue. The engine never denies.
     """
+    from notes.services import notes_read_pending
+
+    for _attempt in range(3):
+        if not PriorAuthRequest.objects.filter(pk=pa_request.pk, status=Status.EVALUATING).exists():
+            return None
+        notes_read_pending(pa_request=pa_request)
+        evaluation = _evidence_checks_locked(pa_request=pa_request, review_date=review_date)
+        if evaluation is not _NOTES_ADDED:
+            return evaluation
+    return None  # notes keep arriving: the sweep runs the checks again later
+
+
+@transaction.atomic
+def _evidence_checks_locked(*, pa_request: PriorAuthRequest, review_date: date | None):
+    from notes.services import note_conflicts, notes_unread
     from reviews.services.decisions import determination_record, request_information_ask
 
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
@@ -172,8 +193,10 @@ def evidence_checks_run(*, pa_request: PriorAuthRequest, review_date: date | Non
         return None
     if Evaluation.objects.filter(request=locked, round=locked.evaluation_round).exists():
         return None
+    if notes_unread(pa_request=locked):
+        return _NOTES_ADDED  # never read a note with the row locked
     review_date = review_date or timezone.localdate()
-    conflicts = _note_conflicts(locked)
+    conflicts = note_conflicts(pa_request=locked)
     version, facts, engine = _evaluate_criteria(locked, review_date)
     history = history_checks(locked)
     documentation = documentation_checks(locked)
