@@ -338,11 +338,15 @@ def _explain(prefix: str, leaves: list, verb: str = "needs") -> str:
     return f"{prefix}: " + "; ".join(parts) if parts else prefix + "."
 
 
-def evaluate(content: dict, facts: dict, *, review_date: date) -> EngineOutcome:
+def evaluate(
+    content: dict, facts: dict, *, review_date: date, explain: bool = True
+) -> EngineOutcome:
     """Evaluate a compiled policy version against facts on a review date.
 
     Steps: 1. every criterion's answer with its deciding leaves; 2. waivers turn the criteria they
     waive into not_applicable; 3. the precedence in the module docstring gives the recommendation.
+    `explain=False` leaves out the trace's explanations and fact values (same answers and
+    recommendation): a policy simulation replaying many requests reads only those.
     """
     run = _Run(content, facts, review_date)
     criteria = content["criteria"]
@@ -378,6 +382,9 @@ def evaluate(content: dict, facts: dict, *, review_date: date) -> EngineOutcome:
         is_flag = crit.get("kind") == "red_flag"
         if cid in waived:
             answer = NOT_APPLICABLE
+        if not explain:
+            explanation = ""
+        elif cid in waived:
             explanation = f"Not applicable: waived by {waived[cid]}"
             if leaves:
                 explanation += " (" + _explain(_PREFIX[answers[cid]].lower(), leaves) + ")"
@@ -394,7 +401,7 @@ def evaluate(content: dict, facts: dict, *, review_date: date) -> EngineOutcome:
             "kind": crit.get("kind", "requirement"),
             "statement": crit["statement"],
             "citation": crit["citation"],
-            "facts": {name: json_value(facts.get(name)) for name in reads},
+            "facts": {name: json_value(facts.get(name)) for name in reads} if explain else {},
             "threshold": crit.get("threshold", ""),
             "explanation": explanation,
         }

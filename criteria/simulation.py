@@ -2,7 +2,7 @@
 
 Pure: no database, no clock. The caller (reviews.services.simulation) streams one `ReplayRow` per
 request, holding what that request's last evaluation recorded: the facts, the review date, the
-criteria trace, the recommendation and the checks that are not criteria (history flags, note
+criteria answers (id -> answer, from its trace), the recommendation and the checks that are not criteria (history flags, note
 conflicts, consistency findings, documentation). `Replay.add` evaluates the facts under the
 candidate content on the same review date, lets the non-criteria checks act on the new engine
 answer exactly as the live decision does (`decide` is passed in), and tallies:
@@ -34,7 +34,8 @@ class ReplayRow:
     received_on: date
     review_date: date
     facts: dict
-    trace: list[dict]
+    # The recorded answer of each criterion, by id (the evaluation's trace, reduced).
+    answers: dict[str, str]
     recommendation: str
     # The recorded non-criteria checks, handed to `decide` with the new engine outcome.
     checks: dict = field(default_factory=dict)
@@ -67,9 +68,13 @@ class Replay:
 
     def add(self, row: ReplayRow) -> dict | None:
         """Replay one request; its change when the recommendation changed, else None."""
-        outcome = evaluate(self.content, row.facts, review_date=row.review_date).to_dict()
+        # A shallow view of the outcome: `decide` only reads it, and EngineOutcome.to_dict's deep
+        # copy would cost more than the evaluation itself.
+        outcome = vars(
+            evaluate(self.content, row.facts, review_date=row.review_date, explain=False)
+        )
         to = self.decide(outcome, row.checks)
-        old = _answers(row.trace)
+        old = row.answers
         new = _answers(outcome["results"])
         changed_criteria = [
             {"id": cid, "from": old.get(cid, "absent"), "to": new.get(cid, "absent")}

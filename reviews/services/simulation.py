@@ -17,6 +17,8 @@ from datetime import date
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from criteria.loader import checksum, compile_content
@@ -112,38 +114,48 @@ def _requests(simulation: PolicySimulation):
 
 
 def _rows(simulation: PolicySimulation) -> Iterator[ReplayRow]:
-    """The last evaluation of each request, streamed in request order."""
-    fields = (
-        "request_id",
-        "request__received_at",
-        "review_date",
-        "facts",
-        "trace",
-        "recommendation",
-        "history_checks",
-        "documentation",
-        "note_conflicts",
-        "consistency",
+    """The last evaluation of each request, streamed in request order.
+
+    PostgreSQL picks the last round (DISTINCT ON) and reduces the trace to its answers, so only
+    what the replay reads crosses the wire.
+    """
+    answers = RawSQL(
+        "(SELECT coalesce(jsonb_object_agg(r->>'id', coalesce(r->>'answer', '')), '{}'::jsonb)"
+        " FROM jsonb_array_elements(reviews_evaluation.trace) r WHERE r ? 'id')",
+        [],
+        output_field=JSONField(),
     )
-    last = None
-    queryset = _requests(simulation).order_by("request_id", "round").values_list(*fields)
-    for row in queryset.iterator(chunk_size=2000):
-        if last is not None and last[0] != row[0]:
-            yield _row(last)
-        last = row
-    if last is not None:
-        yield _row(last)
+    queryset = (
+        _requests(simulation)
+        .annotate(answers=answers)
+        .order_by("request_id", "-round")
+        .distinct("request_id")
+        .values_list(
+            "request_id",
+            "request__received_at",
+            "review_date",
+            "facts",
+            "answers",
+            "recommendation",
+            "history_checks",
+            "documentation",
+            "note_conflicts",
+            "consistency",
+        )
+    )
+    for row in queryset.iterator(chunk_size=5000):
+        yield _row(row)
 
 
 def _row(values: tuple) -> ReplayRow:
-    request_id, received_at, review_date, facts, trace, recommendation, *checks = values
+    request_id, received_at, review_date, facts, answers, recommendation, *checks = values
     return ReplayRow(
         request_id=request_id,
         reference=f"PA-{request_id:08d}",
         received_on=timezone.localtime(received_at).date(),
         review_date=review_date,
         facts=facts,
-        trace=trace,
+        answers=answers,
         recommendation=recommendation,
         checks=dict(
             zip(

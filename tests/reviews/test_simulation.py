@@ -253,3 +253,24 @@ def test_an_admin_runs_a_simulation_through_a_real_worker(
     assert csv["Content-Type"].startswith("text/csv")
     lines = csv.content.decode().strip().splitlines()
     assert len(lines) == 1 + len(CHANGED_DAYS)
+
+
+def test_the_replay_engine_answers_as_the_live_one(history):
+    """evaluate(explain=False), which the replay uses, gives the live evaluation's answers."""
+    from criteria.engine import evaluate
+
+    for pa_request in history.values():
+        evaluation = pa_request.evaluations.get()
+        content = evaluation.policy_version.content
+        full = evaluate(content, evaluation.facts, review_date=evaluation.review_date)
+        bare = evaluate(
+            content, evaluation.facts, review_date=evaluation.review_date, explain=False
+        )
+        assert bare.recommendation == full.recommendation
+        answers = [(r["id"], r["answer"]) for r in evaluation.trace]
+        assert [(r["id"], r["answer"]) for r in full.results] == answers
+        assert [(r["id"], r["answer"]) for r in bare.results] == answers
+        assert bare.red_flags == full.red_flags
+        assert [m["fact"] for m in bare.missing_information] == [
+            m["fact"] for m in full.missing_information
+        ]
