@@ -301,6 +301,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "mark-clocks": {"task": "reviews.tasks.mark_clocks", "schedule": 60.0},
+    # Rechecks asked for a date (POST /api/v1/requests/{id}/recheck/) run on that day.
+    "run-due-rechecks": {"task": "reviews.tasks.run_due_rechecks", "schedule": 3600.0},
     "seal-audit": {"task": "reviews.audit_tasks.seal_audit", "schedule": 1.0},
     "sweep-fhir-notifications": {
         "task": "pas.tasks.sweep_notifications",

@@ -85,3 +85,11 @@ def run_policy_simulation(simulation_id: int) -> str:
         return "skipped"
     simulation_run(simulation=simulation)
     return "done"
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def run_due_rechecks() -> dict:
+    """The rechecks due today go back to the evidence checks (reviews.services.rechecks)."""
+    from reviews.services.rechecks import rechecks_run_due
+
+    return rechecks_run_due()
