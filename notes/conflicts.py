@@ -9,12 +9,14 @@ and the findings read from its notes. Three kinds of conflict:
    below CARE_FRACTION of the attested figure), or denies a modality the request attests and no
    note affirms.
 3. prior_procedure: the note states a relief percentage for a kind of procedure well below every
-   relief the request attests for that kind.
+   relief the request attests for that kind, or below the criterion's threshold (80 % after a
+   diagnostic block) that an attested relief meets.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from notes.reader import counts_as_present
 from notes.rules import CONCEPT_BY_NAME, CONSERVATIVE_CARE, PRIOR_PROCEDURE, RED_FLAG
@@ -49,6 +51,14 @@ PROCEDURE_FAMILY = {
     "facet_injection": "facet_injection",
     "radiofrequency_ablation": "radiofrequency_ablation",
     "vertebral_augmentation": "vertebral_augmentation",
+}
+# The parameter holding the least relief the criteria accept after each kind of earlier
+# procedure: a diagnostic block (FJ-05, FJ-06: 80 %), an ablation (FJ-07: 50 %), an epidural
+# injection (ESI-08: 50 %).
+RELIEF_THRESHOLD_PARAMETER = {
+    "facet_injection": "mbb_min_relief_pct",
+    "radiofrequency_ablation": "fj_rfa_repeat_min_relief_pct",
+    "epidural_steroid_injection": "esi_repeat_min_relief_pct",
 }
 RELIEF_CRITERION = {
     "epidural_steroid_injection": "ESI-08",
@@ -127,6 +137,21 @@ def _conflict(kind, concept, criterion, explanation, note: NoteRead, finding) ->
     }
 
 
+def _graded_denial(note: NoteRead, concept) -> bool:
+    """Whether the note denies the concept in the words that grade it ("denies significant
+    trauma"): its other mentions of the concept (a fall down two steps) are then the note's own
+    account of something it judges not to be the red flag."""
+    if not concept.graded_by_denial:
+        return False
+    for finding in note.findings:
+        if finding.concept != concept.name or not finding.is_negated or finding.is_family:
+            continue
+        sentence = note.text[finding.sentence_start : finding.sentence_end].lower()
+        if any(word in sentence for word in concept.graded_by_denial):
+            return True
+    return False
+
+
 def _red_flag_conflicts(clinical: dict, family: str, notes: list[NoteRead]) -> list[dict]:
     conflicts = []
     for note in notes:
@@ -135,7 +160,7 @@ def _red_flag_conflicts(clinical: dict, family: str, notes: list[NoteRead]) -> l
             concept = CONCEPT_BY_NAME[finding.concept]
             if concept.category != RED_FLAG or concept.name in seen:
                 continue
-            if not counts_as_present(finding):
+            if not counts_as_present(finding) or _graded_denial(note, concept):
                 continue
             state = attested_state(clinical, concept.attested)
             if state == "present":
@@ -264,16 +289,44 @@ def _episode_dates(episodes: list[dict]) -> str:
 
 
 def _attested_relief(procedure: dict) -> float | None:
-    relief = procedure.get("relief_percent")
-    if isinstance(relief, int | float):
-        return float(relief)
+    """The relief the criteria read: the scores' when both are given, else the stated percent."""
     baseline, post = procedure.get("baseline_score"), procedure.get("post_score")
     if isinstance(baseline, int | float) and isinstance(post, int | float) and baseline > 0:
         return (baseline - post) / baseline * 100
+    relief = procedure.get("relief_percent")
+    if isinstance(relief, int | float):
+        return float(relief)
     return None
 
 
-def _procedure_conflicts(clinical: dict, notes: list[NoteRead]) -> list[dict]:
+@cache
+def relief_thresholds() -> dict[str, float]:
+    """The least relief the criteria accept after each kind of earlier procedure, from the
+    shipped policy parameters (RELIEF_THRESHOLD_PARAMETER)."""
+    from criteria.loader import read_directory
+
+    library, policies = read_directory()
+    parameters = dict(library["parameters"])
+    for _path, policy in policies:
+        parameters.update(policy.get("parameters") or {})
+    return {
+        family: float(parameters[name]["value"])
+        for family, name in RELIEF_THRESHOLD_PARAMETER.items()
+    }
+
+
+def _relief_disagrees(stated: float, reliefs: list[float], threshold: float | None) -> bool:
+    """A note's relief figure disagrees with the attested ones when it is far below every one of
+    them, or below the criterion's threshold that an attested one meets: within RELIEF_TOLERANCE
+    of 86 % is rounding, but a note saying 72 % cannot stand for a block that met 80 %."""
+    if stated < min(reliefs) - RELIEF_TOLERANCE:
+        return True
+    return threshold is not None and stated < threshold <= max(reliefs)
+
+
+def _procedure_conflicts(
+    clinical: dict, notes: list[NoteRead], thresholds: dict[str, float]
+) -> list[dict]:
     attested: dict[str, list[float]] = {}
     for procedure in clinical.get("prior_procedures") or []:
         if not isinstance(procedure, dict):
@@ -291,13 +344,20 @@ def _procedure_conflicts(clinical: dict, notes: list[NoteRead]) -> list[dict]:
                 continue
             family = PROCEDURE_FAMILY.get(finding.concept)
             reliefs = attested.get(family or "")
-            if not reliefs or finding.percent >= min(reliefs) - RELIEF_TOLERANCE:
+            threshold = thresholds.get(family or "")
+            if not reliefs or not _relief_disagrees(finding.percent, reliefs, threshold):
                 continue
             label = CONCEPT_BY_NAME[finding.concept].label
             claimed = ", ".join(f"{r:.0f} %" for r in reliefs)
+            below = (
+                f" (the criterion needs {threshold:g} %)"
+                if threshold is not None and finding.percent < threshold
+                else ""
+            )
             explanation = (
                 f"{_sentence_case(_note_name(note))} states {finding.percent} % relief after a "
-                f'{label} ("{_sentence(note, finding)}"), but the request attests {claimed}.'
+                f'{label} ("{_sentence(note, finding)}"), but the request attests {claimed}'
+                f"{below}."
             )
             conflicts.append(
                 _conflict(
@@ -312,11 +372,22 @@ def _procedure_conflicts(clinical: dict, notes: list[NoteRead]) -> list[dict]:
     return conflicts
 
 
-def conflicts_find(*, clinical: dict, family: str, notes: list[NoteRead]) -> list[dict]:
-    """Every disagreement between the notes and the attested facts, red flags first."""
+def conflicts_find(
+    *,
+    clinical: dict,
+    family: str,
+    notes: list[NoteRead],
+    thresholds: dict[str, float] | None = None,
+) -> list[dict]:
+    """Every disagreement between the notes and the attested facts, red flags first.
+
+    `thresholds`: the least relief the criteria accept after each kind of earlier procedure
+    (procedure family -> percent); the shipped policies' (relief_thresholds()) when omitted."""
     clinical = clinical if isinstance(clinical, dict) else {}
     return (
         _red_flag_conflicts(clinical, family, notes)
         + _care_conflicts(clinical, family, notes)
-        + _procedure_conflicts(clinical, notes)
+        + _procedure_conflicts(
+            clinical, notes, relief_thresholds() if thresholds is None else thresholds
+        )
     )

@@ -12,7 +12,7 @@ RULES_VERSION names this rule set: an attachment read under an older version is 
 
 from dataclasses import dataclass, field
 
-RULES_VERSION = "2026.11-2"
+RULES_VERSION = "2026.12-1"
 
 RED_FLAG = "red_flag"
 CONSERVATIVE_CARE = "conservative_care"
@@ -36,6 +36,9 @@ class Concept:
     history_counts: bool = False
     literals: tuple[str, ...] = ()
     patterns: tuple[tuple[dict, ...], ...] = field(default=())
+    # Words that, in a denial of this concept, grade the note's own mentions of it: a note that
+    # tells of a fall and denies significant trauma says the fall was not significant trauma.
+    graded_by_denial: tuple[str, ...] = ()
 
 
 def _in(*words: str) -> dict:
@@ -59,6 +62,19 @@ _STEROIDS = (
     "glucocorticoids",
 )
 _FALL_WORDS = ("fall", "fell", "falls")
+# The low-energy falls: the mechanism of a fragility fracture, not significant trauma (a fall
+# from standing height or less, ACR Appropriateness Criteria and the osteoporosis guidelines).
+_LOW_FALLS = (
+    "ground-level fall",
+    "ground level fall",
+    "low-energy fall",
+    "low energy fall",
+    "mechanical fall",
+    "minor fall",
+    "trivial fall",
+    "simple fall",
+)
+_STANDING = ("standing", "sitting", "seated", "chair", "bed", "toilet", "couch", "sofa")
 
 CONCEPTS: tuple[Concept, ...] = (
     # --- Cauda equina syndrome (GEN-03) ------------------------------------------------------
@@ -386,10 +402,10 @@ CONCEPTS: tuple[Concept, ...] = (
         "significant trauma",
         ("red_flags.significant_trauma",),
         "",
+        graded_by_denial=("significant", "major", "high-energy", "high energy", "severe"),
+        # "trauma" alone, not "significant trauma": medspaCy's "no significant" negation would
+        # overlap the longer target and leave "No significant trauma" affirmed.
         literals=(
-            "significant trauma",
-            "major trauma",
-            "high-energy trauma",
             "trauma",
             "motor vehicle accident",
             "motor vehicle collision",
@@ -397,10 +413,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "mvc",
             "car accident",
         ),
-        patterns=(
-            (_in(*_FALL_WORDS), _in("from", "off", "down")),
-            (_in("ground-level", "ground"), _opt("-"), _opt("level"), _in(*_FALL_WORDS)),
-        ),
+        patterns=((_in(*_FALL_WORDS), _in("from", "off", "down")),),
     ),
     Concept(
         "osteoporosis_or_chronic_steroids",
@@ -722,9 +735,25 @@ CONCEPTS: tuple[Concept, ...] = (
             "weight loss goals",
             "fall risk",
             "fall precautions",
+            *_LOW_FALLS,
             "stress incontinence",
             "diabetes screening",
             "fusion level",
+        ),
+        patterns=(
+            # "fell from standing height", "a fall from a standing position", "fell out of bed",
+            # "fell from her chair", "fell at ground level": low-energy falls, not trauma.
+            (
+                _in(*_FALL_WORDS),
+                _in("from", "off", "out"),
+                _opt("of"),
+                _opt("a", "the", "her", "his", "their"),
+                _in(*_STANDING),
+                _opt("height", "position", "level"),
+            ),
+            (_in(*_FALL_WORDS), _in("at"), _in("ground"), _opt("-"), _in("level")),
+            (_in("ground"), _in("-"), _in("level"), _in(*_FALL_WORDS)),
+            (_in("low"), _in("-"), _in("energy"), _in(*_FALL_WORDS)),
         ),
     ),
 )

@@ -108,10 +108,11 @@ def test_new_cauda_equina_symptoms_in_the_note_block_auto_approval(db, policies,
     # when the evidence checks run
     evaluation = check(pa_request)
 
-    # then the request goes to a nurse with the conflicts listed as reasons
+    # then the request goes to a physician (a red flag from any source does, never a nurse) with
+    # the conflicts listed as reasons
     pa_request.refresh_from_db()
-    assert pa_request.status == Status.NURSE_REVIEW
-    assert evaluation.recommendation == "nurse_review"
+    assert pa_request.status == Status.PHYSICIAN_REVIEW
+    assert evaluation.recommendation == "physician_review"
     conflicts = {c["concept"]: c for c in evaluation.note_conflicts}
     assert set(conflicts) == {"urinary_retention", "saddle_anesthesia"}
     attachment = pa_request.attachments.get()
