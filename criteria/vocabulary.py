@@ -73,6 +73,16 @@ FACTS: dict[str, Fact] = {
     "service.block_intent": _f(
         "str", "service.block_intent", "whether the facet injection is diagnostic or therapeutic"
     ),
+    "service.fused_segment_count": _f(
+        "int",
+        "service.levels",
+        "how many segments are fused (from the levels and the additional-level codes)",
+    ),
+    "service.facet_resection_percent": _f(
+        "number",
+        "service.facet_resection_percent",
+        "the planned removal of the facet joint in percent, for a decompression with the fusion",
+    ),
     "service.levels_at_prior_fusion": _f(
         "bool", "clinical.prior_fusion_levels", "whether a treated level was fused before"
     ),
@@ -91,6 +101,9 @@ FACTS: dict[str, Fact] = {
     ),
     "pain.type": _f("str", "clinical.pain_type", "whether the pain is axial, radicular or mixed"),
     "pain.score": _f("number", "clinical.pain_score_nrs", "the current pain score (NRS 0-10)"),
+    "pain.score_reported": _f(
+        "bool", "clinical.pain_score_nrs", "whether a current pain score was reported"
+    ),
     "pain.worsening": _f(
         "bool", "clinical.pain_scores", "dated earlier pain scores showing the pain's course"
     ),
@@ -99,6 +112,14 @@ FACTS: dict[str, Fact] = {
     ),
     "function.rdq_score": _f(
         "number", "clinical.function_scale", "the Roland-Morris disability score"
+    ),
+    "function.reported": _f(
+        "bool", "clinical.function_scale", "whether a function score was reported"
+    ),
+    "function.impaired": _f(
+        "bool",
+        "clinical.function_scale",
+        "a function score showing the disability (0 on ODI, NDI or RDQ, or 18 on mJOA, is none)",
     ),
     # Neurological findings
     "neurological.radicular_signs": _f(
@@ -169,6 +190,23 @@ FACTS: dict[str, Fact] = {
     "imaging.advanced_at_level": _f(
         "bool", "clinical.imaging", "an MRI or CT showing the pathology at the treated level"
     ),
+    "imaging.normal_study_contradicted": _f(
+        "bool",
+        "clinical.imaging",
+        "whether a study reported normal is marked concordant with the symptoms or lists a "
+        "pathology as well",
+    ),
+    "imaging.fused_levels_match_indication": _f(
+        "bool",
+        "clinical.imaging",
+        "the levels of the imaging showing the fusion indication (listhesis, stenosis, "
+        "instability), for every fused segment",
+    ),
+    "imaging.recurrent_herniation_at_level": _f(
+        "bool",
+        "clinical.prior_discectomy_levels",
+        "an earlier discectomy at a fused level and a disc herniation there again on MRI or CT",
+    ),
     "imaging.latest_advanced_date": _f(
         "date", "clinical.imaging", "the date of the latest MRI or CT"
     ),
@@ -206,6 +244,36 @@ FACTS: dict[str, Fact] = {
     ),
     "facet.last_block_relief_percent": _f(
         "number", "clinical.prior_procedures", "the relief from the latest diagnostic block"
+    ),
+    "facet.last_block_relief_hours": _f(
+        "number",
+        "clinical.prior_procedures",
+        "how long the latest diagnostic block's relief lasted (relief_duration_hours)",
+    ),
+    "facet.last_block_duration_reported": _f(
+        "bool",
+        "clinical.prior_procedures",
+        "whether the latest diagnostic block's relief duration was reported",
+    ),
+    "facet.last_block_anaesthetic": _f(
+        "str",
+        "clinical.prior_procedures",
+        "the anaesthetic of the latest diagnostic block (e.g. lidocaine, bupivacaine)",
+    ),
+    "facet.previous_block_relief_hours": _f(
+        "number",
+        "clinical.prior_procedures",
+        "how long the relief of the block before the latest lasted (relief_duration_hours)",
+    ),
+    "facet.previous_block_duration_reported": _f(
+        "bool",
+        "clinical.prior_procedures",
+        "whether the relief duration of the block before the latest was reported",
+    ),
+    "facet.previous_block_anaesthetic": _f(
+        "str",
+        "clinical.prior_procedures",
+        "the anaesthetic of the block before the latest (e.g. lidocaine, bupivacaine)",
     ),
     "facet.previous_block_relief_percent": _f(
         "number", "clinical.prior_procedures", "the relief from the block before the latest"
@@ -302,6 +370,12 @@ FACTS: dict[str, Fact] = {
         "clinical.oncology.metastatic_disease",
         "whether the request is for metastatic disease",
     ),
+    "oncology.neoplasm_declared": _f(
+        "bool",
+        "clinical.oncology.metastatic_disease",
+        "whether the request is made for a neoplastic lesion (metastatic disease, a metastatic "
+        "or myeloma fracture, or a code of a spinal malignancy)",
+    ),
     "oncology.life_expectancy_months": _f(
         "number", "clinical.oncology.life_expectancy_months", "the estimated life expectancy"
     ),
@@ -317,6 +391,11 @@ FACTS: dict[str, Fact] = {
     "oncology.sins_score": _f("int", "clinical.oncology.sins_score", "the SINS instability score"),
     "oncology.radiotherapy_to_level": _f(
         "bool", "clinical.oncology.radiotherapy_to_level", "whether the level was irradiated"
+    ),
+    "oncology.recurrence_after_radiotherapy": _f(
+        "bool",
+        "clinical.oncology.recurrence_after_radiotherapy",
+        "whether the tumour recurred at the level after radiotherapy",
     ),
     "oncology.deficit_progressing_despite_radiotherapy": _f(
         "bool",
@@ -338,6 +417,12 @@ FACTS: dict[str, Fact] = {
     "metabolic.diabetes": _f("bool", "clinical.diabetes", "whether the member is diabetic"),
     "psych.unmanaged_disorder": _f(
         "bool", "clinical.psych_screen", "a psychological screening result"
+    ),
+    # Documentation
+    "documentation.supporting": _f(
+        "bool",
+        "attachments",
+        "the documentation: a clinical note or imaging report supporting the attested facts",
     ),
     # Contraindications
     "contraindications.coagulopathy": _f(

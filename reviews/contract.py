@@ -103,6 +103,7 @@ IMAGING_FINDINGS = (
     "epidural_tumor",
     "osseous_metastasis",
     "indeterminate_marrow_lesion",
+    "marrow_replacement",
     "canal_compromise",
     "infection",
     "normal",
@@ -422,6 +423,12 @@ class ServiceInput(StrictInput):
         "For a repeat injection: what changed from the last one and why.",
     )
     setting = choice(SETTINGS, "Where the procedure is done.")
+    facet_resection_percent = number(
+        "For a fusion with decompression: the planned removal of the facet joint, in percent "
+        "(more than 50 % destabilises the segment, an accepted fusion indication).",
+        0,
+        100,
+    )
     planned_date = serializers.DateField(
         required=False,
         allow_null=True,
@@ -577,6 +584,10 @@ class OncologyInput(StrictInput):
     escc_grade = choice(ESCC_GRADES, "Epidural spinal cord compression grade (Bilsky).")
     sins_score = integer("Spinal Instability Neoplastic Score, 0-18.", 0, 18)
     radiotherapy_to_level = boolean("Radiotherapy given to the level.")
+    recurrence_after_radiotherapy = boolean(
+        "The tumour recurred at the level after radiotherapy (radiotherapy alone is not a "
+        "reason for surgery)."
+    )
     deficit_progressing_despite_radiotherapy = boolean(
         "A neurological deficit progressing despite radiotherapy."
     )
@@ -658,6 +669,10 @@ class ClinicalInput(StrictInput):
     oncology = nested(OncologyInput, "Cancer-related facts, or null.")
     fracture = nested(FractureInput, "A vertebral compression fracture, or null.")
     prior_fusion_levels = level_list("Levels fused before.")
+    prior_discectomy_levels = level_list(
+        "Levels of an earlier disc excision (discectomy): a herniation there again is a "
+        "recurrent same-level herniation."
+    )
     smoking_status = choice(SMOKING_STATUSES, "Never, former or current smoker.")
     nicotine_free_since = past_date("For a former smoker: nicotine-free since.")
     bmi = number("Body-mass index, 10-90.", 10, 90)

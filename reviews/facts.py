@@ -56,6 +56,59 @@ _STEROIDS = {"triamcinolone", "dexamethasone", "methylprednisolone", "betamethas
 _SCALES = {"nrs", "vas_mm"}
 _APPROVED = {"approved", "partially_approved"}
 _METASTATIC_FINDINGS = {"osseous_metastasis", "epidural_tumor"}
+# A request made for a neoplastic lesion says so: metastatic disease, a metastatic or myeloma
+# fracture, or a code of a malignancy of the spine (secondary bone, vertebral column, myeloma).
+_NEOPLASTIC_ETIOLOGIES = {"metastatic", "myeloma"}
+_SPINAL_MALIGNANCY_CODES = ("C79.5", "C41.2", "C90")
+# The local anaesthetics of diagnostic blocks by how long they act (FJ-05: relief lasting as long
+# as the agent); the minimum hours are parameters of the facet policies.
+_LONG_ACTING = ("bupivacaine", "ropivacaine")  # levobupivacaine included
+_SHORT_ACTING = ("lidocaine", "lignocaine", "mepivacaine")
+# Findings that show a fusion indication at the levels of their study (FU-14).
+_FUSION_INDICATION_FINDINGS = {
+    "spondylolisthesis",
+    "spondylolysis",
+    "central_stenosis",
+    "foraminal_stenosis",
+    "dynamic_instability",
+    "deformity",
+    "pseudarthrosis",
+    "cord_compression",
+    "cord_signal_change",
+    "compression_fracture",
+    "osseous_metastasis",
+    "epidural_tumor",
+    "marrow_replacement",
+    "infection",
+    "disc_herniation",
+    "nerve_root_compression",
+}
+# Disc excisions (open, re-exploration, endoscopic): an earlier one at the level makes a
+# herniation there a recurrence (FU-01).
+_DISCECTOMY_CODES = {
+    "62380",
+    "63020",
+    "63030",
+    "63035",
+    "63040",
+    "63042",
+    "63043",
+    "63044",
+    "63056",
+}
+# Fusion add-on codes that name a further interspace, and instrumentation codes that span more
+# than one: each says the fusion has at least this many segments, whatever the levels list says.
+_FUSION_MIN_SEGMENTS = {
+    "22552": 2,
+    "22585": 2,
+    "22614": 2,
+    "22632": 2,
+    "22634": 2,
+    "22842": 2,  # 3 to 6 vertebrae
+    "22843": 6,  # 7 to 12 vertebrae
+    "22844": 12,  # 13 or more
+}
+FUSION = "spinal_fusion"
 # Bed rest under any label ("activity_modification: bed rest", "physical_therapy: rest at home").
 _BED_REST = re.compile(
     r"\bbed[\s-]*rest|\bbedrest|\b(?:strict|complete|total|absolute)\s+rest\b|\brest(?:ing)?\s+(?:in|at)\s+(?:bed|home)\b",
@@ -141,6 +194,15 @@ def _union_days(intervals: list[tuple[date, date]]) -> int:
 # --- earlier procedures -----------------------------------------------------------------------
 
 
+def _anaesthetic(agent: str) -> str | None:
+    """short_acting or long_acting for a local anaesthetic named in the agent text, else None."""
+    if any(name in agent for name in _LONG_ACTING):
+        return "long_acting"
+    if any(name in agent for name in _SHORT_ACTING):
+        return "short_acting"
+    return None
+
+
 def _relief(entry: dict) -> tuple[float | None, bool | None]:
     """(relief percent, whether a named scale with baseline and post scores is recorded)."""
     scale = entry.get("pain_scale")
@@ -165,8 +227,11 @@ def _procedures(clinical: dict, history: list[dict]) -> list[dict]:
             continue
         relief, same_scale = _relief(entry)
         days = _number(entry.get("relief_duration_days"))
-        if days is None and _number(entry.get("relief_duration_hours")) is not None:
-            days = entry["relief_duration_hours"] / 24
+        hours = _number(entry.get("relief_duration_hours"))
+        if days is None and hours is not None:
+            days = hours / 24
+        if hours is None and days is not None:
+            hours = days * 24
         levels = entry.get("levels") or []
         agent = str(entry.get("agent") or "").lower()
         out.append(
@@ -181,6 +246,8 @@ def _procedures(clinical: dict, history: list[dict]) -> list[dict]:
                 "intent": "therapeutic" if agent in _STEROIDS else "diagnostic",
                 "relief": relief,
                 "same_scale": same_scale,
+                "hours": hours,
+                "anaesthetic": _anaesthetic(agent),
                 "relief_months": None
                 if days is None
                 else _completed_months(when, date.fromordinal(when.toordinal() + int(days))),
@@ -213,6 +280,8 @@ def _procedures(clinical: dict, history: list[dict]) -> list[dict]:
                 "lamina": True,
                 "relief": None,
                 "same_scale": None,
+                "hours": None,
+                "anaesthetic": None,
                 "relief_months": None,
             }
         )
@@ -272,6 +341,9 @@ def build_facts(
         facts["service.approach"] = "interlaminar"
     facts["service.without_image_guidance_code"] = bool(codes & _WITHOUT_IMAGING)
     facts["service.third_level_addon"] = bool(codes & _THIRD_LEVEL_FACET)
+    if family == FUSION:
+        facts["service.fused_segment_count"] = _fused_segment_count(levels, codes)
+    facts["service.facet_resection_percent"] = _number(service.get("facet_resection_percent"))
     fused = clinical.get("prior_fusion_levels")
     if fused is not None:
         facts["service.levels_at_prior_fusion"] = bool(fused) and bool(_overlap(levels, fused))
@@ -294,6 +366,7 @@ def build_facts(
     _labs(facts, clinical)
     _conservative_care(facts, clinical, review_date)
     _imaging(facts, clinical, request_data, region, levels)
+    _documentation(facts, clinical, request_data)
     _history(facts, clinical, history, family, region, levels, service, review_date, service_date)
     _fracture(facts, clinical, levels, review_date)
     _oncology(facts, clinical)
@@ -319,6 +392,24 @@ def build_facts(
     return facts
 
 
+def _fused_segment_count(levels: list, codes: set[str]) -> int | None:
+    """The segments fused: those the levels name ('L4-S1' is two), at least as many as the
+    additional-level codes say; a vertebra alone counts as one."""
+    segments = {seg for span in spine.spans(levels) for seg in (span.segments() or [span])}
+    implied = max((_FUSION_MIN_SEGMENTS.get(code, 0) for code in codes), default=0)
+    if not segments and not implied:
+        return None
+    return max(len(segments), implied)
+
+
+def _documentation(facts: dict, clinical: dict, request_data: dict) -> None:
+    """A clinical note or imaging report supports the attested facts (GEN-10): any attachment, or
+    an imaging study with its report text. None (ask for it) when there is neither."""
+    imaging = clinical.get("imaging") or []
+    if request_data.get("attachments") or any(s.get("report_text") for s in imaging):
+        facts["documentation.supporting"] = True
+
+
 def _is_bed_rest(episode: dict) -> bool:
     detail = str(episode.get("detail") or "")
     if _BED_REST.search(detail):
@@ -334,6 +425,7 @@ def _symptoms_and_pain(facts: dict, clinical: dict, review_date: date) -> None:
     nrs, vas = _number(clinical.get("pain_score_nrs")), _number(clinical.get("pain_score_vas_mm"))
     # The LCDs write "NRS/VAS >= N" on a 0-10 scale: a VAS in mm is read as tenths.
     facts["pain.score"] = nrs if nrs is not None else (vas / 10 if vas is not None else None)
+    facts["pain.score_reported"] = facts["pain.score"] is not None
     trajectory = sorted(
         (_date(p.get("date")), _number(p.get("nrs")))
         for p in clinical.get("pain_scores") or []
@@ -348,6 +440,13 @@ def _symptoms_and_pain(facts: dict, clinical: dict, review_date: date) -> None:
     score = _number(scale.get("score"))
     facts["function.score"] = score
     facts["function.rdq_score"] = score if scale.get("instrument") == "rdq" else None
+    facts["function.reported"] = score is not None
+    # A score of 0 on ODI, NDI or RDQ is no disability; mJOA runs the other way (18 is normal).
+    instrument = scale.get("instrument")
+    if score is not None and instrument in {"odi", "ndi", "rdq"}:
+        facts["function.impaired"] = score > 0
+    elif score is not None and instrument == "mjoa":
+        facts["function.impaired"] = score < 18
 
 
 def _neurological(facts: dict, clinical: dict) -> None:
@@ -505,6 +604,57 @@ def _imaging(
     facts["imaging.flexion_extension_done"] = any(
         s.get("modality") == "xray_flexion_extension" for s in studies
     )
+    # A study reported normal cannot be concordant with the symptoms, nor list a pathology.
+    facts["imaging.normal_study_contradicted"] = any(
+        "normal" in (s.get("findings") or [])
+        and (s.get("concordant_with_symptoms") is True or len(set(s.get("findings"))) > 1)
+        for s in studies
+    )
+    facts["imaging.fused_levels_match_indication"] = _indication_at_every_level(studies, levels)
+    facts["imaging.recurrent_herniation_at_level"] = _recurrent_herniation(
+        clinical, advanced, levels
+    )
+
+
+def _indication_at_every_level(studies: list[dict], levels: list) -> bool | None:
+    """Whether every treated segment lies where a study shows a fusion indication (the
+    listhesis, stenosis or instability level): None when no such study names its levels."""
+    treated = [seg for span in spine.spans(levels) for seg in (span.segments() or [span])]
+    shown = [
+        span
+        for s in studies
+        if set(s.get("findings") or []) & _FUSION_INDICATION_FINDINGS
+        or (_number(s.get("translation_mm")) or 0) > 0
+        for span in spine.spans(s.get("levels"))
+    ]
+    if not treated or not shown:
+        return None
+    return all(any(spine.span_overlap(seg, span) for span in shown) for seg in treated)
+
+
+def _recurrent_herniation(clinical: dict, advanced: list[dict], levels: list) -> bool | None:
+    """An earlier discectomy at a treated level and a disc herniation there again on MRI or CT.
+
+    None when the request says nothing of an earlier discectomy."""
+    operated = clinical.get("prior_discectomy_levels")
+    from_procedures = [
+        level
+        for entry in clinical.get("prior_procedures") or []
+        if str(entry.get("cpt_code") or "") in _DISCECTOMY_CODES
+        for level in entry.get("levels") or []
+    ]
+    if operated is None and not from_procedures:
+        return None
+    operated = list(operated or []) + from_procedures
+    again = [
+        s.get("levels") or [] for s in advanced if "disc_herniation" in (s.get("findings") or [])
+    ]
+    return any(
+        spine.overlap(operated, levels)
+        and spine.overlap(study, levels)
+        and spine.overlap(study, operated)
+        for study in again
+    )
 
 
 def _history(
@@ -566,8 +716,10 @@ def _history(
         facts["facet.last_block_relief_percent"] = blocks[-1]["relief"]
         facts["facet.last_block_same_scale"] = blocks[-1]["same_scale"]
         facts["facet.days_since_last_block"] = (service_date - blocks[-1]["date"]).days
+        _block_duration(facts, "last", blocks[-1])
     if len(blocks) >= 2:
         facts["facet.previous_block_relief_percent"] = blocks[-2]["relief"]
+        _block_duration(facts, "previous", blocks[-2])
         facts["facet.days_between_last_two_blocks"] = (blocks[-1]["date"] - blocks[-2]["date"]).days
     diagnostic_now = family == FACET and intent in {"diagnostic", None}
     therapeutic_now = family == FACET and intent in {"therapeutic", None}
@@ -593,6 +745,13 @@ def _history(
             elif session["relief"] >= _SUCCESSFUL_RFA_RELIEF:
                 successful = True
     facts["facet.block_at_successful_rfa_level"] = successful
+
+
+def _block_duration(facts: dict, which: str, block: dict) -> None:
+    """How long a diagnostic block's relief lasted and which kind of anaesthetic gave it."""
+    facts[f"facet.{which}_block_relief_hours"] = block["hours"]
+    facts[f"facet.{which}_block_duration_reported"] = block["hours"] is not None
+    facts[f"facet.{which}_block_anaesthetic"] = block["anaesthetic"]
 
 
 def _fracture(facts: dict, clinical: dict, levels: list, review_date: date) -> None:
@@ -636,6 +795,11 @@ def _oncology(facts: dict, clinical: dict) -> None:
         or any(code.startswith("C79.5") for code in facts["diagnosis.codes"])
         or fracture.get("etiology") in {"metastatic", "myeloma"}
     )
+    facts["oncology.neoplasm_declared"] = bool(
+        onc.get("metastatic_disease") is True
+        or fracture.get("etiology") in _NEOPLASTIC_ETIOLOGIES
+        or any(code.startswith(_SPINAL_MALIGNANCY_CODES) for code in facts["diagnosis.codes"])
+    )
     facts["oncology.life_expectancy_months"] = _number(onc.get("life_expectancy_months"))
     facts["oncology.ecog"] = _number(onc.get("ecog"))
     facts["oncology.epidural_tumor_abuts_cord"] = _bool(onc.get("epidural_tumor_abuts_cord"))
@@ -643,6 +807,9 @@ def _oncology(facts: dict, clinical: dict) -> None:
     facts["oncology.escc_grade"] = None if grade is None else str(grade)
     facts["oncology.sins_score"] = _number(onc.get("sins_score"))
     facts["oncology.radiotherapy_to_level"] = _bool(onc.get("radiotherapy_to_level"))
+    facts["oncology.recurrence_after_radiotherapy"] = _bool(
+        onc.get("recurrence_after_radiotherapy")
+    )
     facts["oncology.deficit_progressing_despite_radiotherapy"] = _bool(
         onc.get("deficit_progressing_despite_radiotherapy")
     )

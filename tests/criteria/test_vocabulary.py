@@ -38,13 +38,20 @@ _ALWAYS_KNOWN = {
     "rfa.sessions_rolling_12_months",
     "oncology.metastatic_indication",
     "nicotine.cotinine_reported",
+    "pain.score_reported",
+    "function.reported",
+    "oncology.neoplasm_declared",
 }
 
 
 def test_every_fact_names_a_request_field_for_missing_information():
     assert set(FACT_FIELDS) == FACT_VOCABULARY
     for name, fact in FACTS.items():
-        assert fact.field.split(".")[0] in {"service", "clinical", "member", "diagnosis_codes"}, (
-            name
-        )
+        assert fact.field.split(".")[0] in {
+            "service",
+            "clinical",
+            "member",
+            "diagnosis_codes",
+            "attachments",
+        }, name
         assert fact.why, name
