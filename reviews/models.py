@@ -278,6 +278,10 @@ class Evaluation(models.Model):
     # severity, route}. Any finding blocks auto-approval; the case page and the API show them.
     consistency = models.JSONField(default=list)
     recommendation = models.CharField(max_length=30, choices=Recommendation.choices)
+    # The earliest date the request would qualify if its facts stay as they are, when only
+    # time stands in the way (reviews/eligibility.py), and the criteria time cures.
+    eligible_on = models.DateField(null=True, blank=True)
+    eligible_on_reasons = models.JSONField(default=list, blank=True)
     reasons = models.JSONField(default=list)
     missing_information = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -515,3 +519,40 @@ class PolicySimulation(models.Model):
 
     def __str__(self) -> str:
         return f"simulation {self.pk} of {self.source}"
+
+
+class Recheck(models.Model):
+    """A provider's request to evaluate an open request again on a date (its eligible_on).
+
+    Celery beat runs the due ones (reviews.services.rechecks): the request is evaluated again
+    with the facts it has by then, through the usual checks and audit trail. One per request and
+    date: asking again for the same date answers the same recheck.
+    """
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+
+    request = models.ForeignKey(PriorAuthRequest, on_delete=models.PROTECT, related_name="rechecks")
+    on_date = models.DateField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SCHEDULED)
+    # Why a due recheck did not evaluate (the request was decided or withdrawn meanwhile).
+    outcome = models.CharField(max_length=300, blank=True)
+    evaluation_round = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["on_date", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "on_date"], name="recheck_once_per_date")
+        ]
+        indexes = [
+            models.Index(
+                fields=["on_date"], condition=models.Q(state="scheduled"), name="recheck_due"
+            )
+        ]

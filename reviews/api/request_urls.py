@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reviews.api import views
+from reviews.api import rechecks, views
 
 urlpatterns = [
     path("requests/", views.RequestCollectionApi.as_view(), name="api-requests"),
@@ -16,5 +16,10 @@ urlpatterns = [
         "requests/<int:request_id>/withdraw/",
         views.RequestWithdrawApi.as_view(),
         name="api-request-withdraw",
+    ),
+    path(
+        "requests/<int:request_id>/recheck/",
+        rechecks.RequestRecheckApi.as_view(),
+        name="api-request-recheck",
     ),
 ]

@@ -134,6 +134,45 @@ def _note_conflicts(pa_request: PriorAuthRequest) -> list[dict]:
     return notes_read_for_request(pa_request=pa_request)
 
 
+def _eligibility(pa_request, version, review_date: date, recommendation: str, *, checks: dict):
+    """(eligible_on, the criteria time cures) for a request only time keeps from approval."""
+    from reviews.eligibility import eligible_on
+    from reviews.facts import request_inputs
+
+    if version is None or recommendation == Recommendation.APPROVE:
+        return None, []
+    from reviews.consistency import consistency_run
+
+    request_data, history, member = request_inputs(pa_request)
+    entries = version.content.get("consistency") or []
+    with_text = {
+        **request_data,
+        "attachments": [
+            {"kind": a.kind, "date": a.date, "title": a.title, "text": a.text}
+            for a in pa_request.attachments.all()
+        ],
+    }
+    day, reasons = eligible_on(
+        content=version.content,
+        request_data=request_data,
+        history=history,
+        member=member,
+        review_date=review_date,
+        checks=checks,
+        findings_on=lambda day, facts: consistency_run(
+            entries, request=with_text, facts=facts, history=history, review_date=day
+        ),
+        decide=lambda outcome, recorded: decide(
+            outcome,
+            recorded["history_checks"],
+            recorded["documentation"],
+            recorded["note_conflicts"],
+            recorded["consistency"],
+        )[0],
+    )
+    return day, json.loads(canonical(reasons))
+
+
 def _consistency(pa_request: PriorAuthRequest, version, facts: dict, review_date: date):
     """The findings of the consistency checks the policy version names (reviews/consistency.py)."""
     from reviews.consistency import consistency_run
@@ -202,6 +241,18 @@ def _evidence_checks_locked(*, pa_request: PriorAuthRequest, review_date: date |
     documentation = documentation_checks(locked)
     findings = _consistency(locked, version, facts, review_date)
     recommendation, reasons, missing = decide(engine, history, documentation, conflicts, findings)
+    eligible, eligible_reasons = _eligibility(
+        locked,
+        version,
+        review_date,
+        recommendation,
+        checks={
+            "history_checks": history,
+            "documentation": documentation,
+            "note_conflicts": conflicts,
+            "consistency": findings,
+        },
+    )
     try:
         with transaction.atomic():
             evaluation = Evaluation.objects.create(
@@ -216,6 +267,8 @@ def _evidence_checks_locked(*, pa_request: PriorAuthRequest, review_date: date |
                 documentation=documentation,
                 note_conflicts=conflicts,
                 consistency=findings,
+                eligible_on=eligible,
+                eligible_on_reasons=eligible_reasons,
                 recommendation=recommendation,
                 reasons=reasons,
                 missing_information=missing,
@@ -235,6 +288,7 @@ def _evidence_checks_locked(*, pa_request: PriorAuthRequest, review_date: date |
             "missing": [m.get("field") for m in missing],
             "note_conflicts": len(conflicts),
             "consistency": [f["check"] for f in findings],
+            "eligible_on": eligible.isoformat() if eligible else None,
         },
     )
     PriorAuthRequest.objects.filter(pk=locked.pk).update(recommendation=recommendation)

@@ -125,16 +125,23 @@ def _rows(simulation: PolicySimulation) -> Iterator[ReplayRow]:
         [],
         output_field=JSONField(),
     )
+    # Only the facts the simulated content reads (its compiled "facts"): a tenth of the record.
+    facts = RawSQL(
+        "(SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)"
+        " FROM jsonb_each(reviews_evaluation.facts) f WHERE f.key = ANY(%s))",
+        [sorted(simulation.content.get("facts") or [])],
+        output_field=JSONField(),
+    )
     queryset = (
         _requests(simulation)
-        .annotate(answers=answers)
+        .annotate(answers=answers, read_facts=facts)
         .order_by("request_id", "-round")
         .distinct("request_id")
         .values_list(
             "request_id",
             "request__received_at",
             "review_date",
-            "facts",
+            "read_facts",
             "answers",
             "recommendation",
             "history_checks",
