@@ -1,7 +1,11 @@
 """Benchmark: a policy simulation replaying 100,000 past requests, in-process, on PostgreSQL.
 
-Run through the bench's environment: `./lamina bench --simulation` (or, with DATABASE_URL and
-REDIS_URL set, `.venv/bin/python -m bench.bench_simulation [--requests 100000]`).
+Run from the repository root with the bench's database and Redis (it drops and recreates the
+database it is given):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lamina_bench \
+    REDIS_URL=redis://127.0.0.1:6379/5 SECRET_KEY=lamina-bench-key \
+    .venv/bin/python -m bench.bench_simulation [--requests 100000]
 
 1. A fresh database (the bench's own, dropped and created), migrated, the shipped policies, and
    the bench's cast: the three shared examples made into requests by the real services.

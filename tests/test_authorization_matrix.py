@@ -110,6 +110,7 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "api/v1/requests/<request_id>/information/": {"get": NONE, "post": ONLY_A},
     "api/v1/requests/<request_id>/withdraw/": {"get": NONE, "post": ONLY_A},
     "api/v1/requests/<request_id>/appeal/": {"get": NONE, "post": ONLY_A},
+    "api/v1/requests/<request_id>/recheck/": {"get": NONE, "post": ONLY_A},
     "api/v1/requests/<request_id>/letters/": {"get": READ_A},
     "api/v1/requests/<request_id>/letters/<determination_id>/": {"get": READ_A},
     "api/v1/requests/<request_id>/letters/<determination_id>.pdf": {"get": READ_A},
@@ -143,6 +144,7 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "audit/": {"get": AUDIT},
     "audit/requests/<request_id>/": {"get": AUDIT},
     "audit/metrics/": {"get": AUDIT},
+    "audit/verify/": {"get": AUDIT, "post": AUDIT},
     # --- The policy team's simulations: plan administrators ---
     "policy/simulations/": {"get": ADMINS, "post": ADMINS},
     "policy/simulations/<simulation_id>/": {"get": ADMINS},
