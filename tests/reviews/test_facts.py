@@ -110,9 +110,7 @@ def test_physical_therapy_days_count_overlaps_once_and_bed_rest_is_not_care():
     # Scores on one scale win over a stated percent (86 % stated, 7 -> 1 gives 85.7 %).
     [(10, 2, None, 80.0), (10, 2.1, None, 79.0), (7, 1, 86, 600 / 7), (7, None, 60, 60)],
 )
-def test_relief_percent_is_computed_from_scores_on_one_scale(
-    baseline, post, given, expected
-):
+def test_relief_percent_is_computed_from_scores_on_one_scale(baseline, post, given, expected):
     prior = esi(
         date(2026, 6, 1),
         pain_scale="nrs",
@@ -334,3 +332,206 @@ def test_facts_for_request_reads_the_members_other_requests():
     assert result["esi.days_since_last"] == (REVIEW - date(2026, 6, 1)).days
     assert result["member.age_years"] == 55
     assert result["symptoms.duration_days"] == 97
+
+
+# --- issue 13: facts behind the imaging red flags, fusion scope and the blocks' durations -------
+
+
+def fusion_request(levels, codes=("22633", "22840"), **clinical) -> dict:
+    data = esi_request(**clinical)
+    data["service"] = {"cpt_codes": list(codes), "spinal_region": "lumbar", "levels": levels}
+    data["procedure_family"] = "spinal_fusion"
+    return data
+
+
+@pytest.mark.parametrize(
+    ("levels", "codes", "count"),
+    [
+        (["L4-L5"], ("22633", "22840"), 1),
+        (["L4-S1"], ("22633", "22840"), 2),
+        (["L4-L5", "L5-S1"], ("22633",), 2),
+        (["L4-L5", "L4-S1"], ("22633",), 2),  # a segment named twice is one segment
+        (["L4-L5"], ("22633", "22634"), 2),  # the additional-interspace code says two
+        (["L4-L5"], ("22633", "22842"), 2),  # segmental instrumentation over 3 to 6 vertebrae
+        ([], ("22633",), None),
+    ],
+)
+def test_fused_segments_count_the_levels_and_the_additional_level_codes(levels, codes, count):
+    assert facts(fusion_request(levels, codes))["service.fused_segment_count"] == count
+
+
+def test_fused_segments_are_counted_for_fusion_only():
+    assert facts(esi_request())["service.fused_segment_count"] is None
+
+
+def _study(levels, found, modality="mri", **more):
+    return {
+        "modality": modality,
+        "date": "2026-10-01",
+        "region": "lumbar",
+        "levels": levels,
+        "findings": found,
+        "concordant_with_symptoms": True,
+        **more,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fused", "studies", "expected"),
+    [
+        (["L4-L5"], [_study(["L4-L5"], ["spondylolisthesis", "central_stenosis"])], True),
+        (["L4-L5"], [_study(["L5-S1"], ["spondylolisthesis"])], False),  # listhesis below
+        (["L4-L5", "L5-S1"], [_study(["L4-L5"], ["spondylolisthesis"])], False),  # extra level
+        (["L4-S1"], [_study(["L4-L5", "L5-S1"], ["foraminal_stenosis"])], True),
+        # instability on flexion-extension films counts at their levels
+        (
+            ["L4-L5"],
+            [_study(["L4-L5"], [], "xray_flexion_extension", translation_mm=4.5)],
+            True,
+        ),
+        (["L4-L5"], [_study(["L4-L5"], ["degenerative_disc_disease"])], None),
+    ],
+)
+def test_every_fused_segment_needs_an_indication_at_its_level(fused, studies, expected):
+    data = fusion_request(fused, imaging=studies)
+    assert facts(data)["imaging.fused_levels_match_indication"] is expected
+
+
+@pytest.mark.parametrize(
+    ("clinical", "expected"),
+    [
+        ({"prior_discectomy_levels": ["L4-L5"]}, True),
+        ({"prior_discectomy_levels": ["L3-L4"]}, False),  # operated elsewhere
+        ({"prior_discectomy_levels": []}, False),
+        ({}, None),  # nothing said of an earlier discectomy
+        # a discectomy code in the earlier procedures says the same
+        (
+            {
+                "prior_procedures": [
+                    {"cpt_code": "63030", "date": "2024-05-01", "levels": ["L4-L5"]}
+                ]
+            },
+            True,
+        ),
+    ],
+)
+def test_a_recurrent_herniation_is_one_at_a_level_operated_before(clinical, expected):
+    data = fusion_request(["L4-L5"], imaging=[_study(["L4-L5"], ["disc_herniation"])], **clinical)
+    assert facts(data)["imaging.recurrent_herniation_at_level"] is expected
+
+
+@pytest.mark.parametrize(
+    ("found", "concordant", "expected"),
+    [
+        (["normal"], True, True),
+        (["normal", "disc_herniation"], False, True),  # normal and a pathology at once
+        (["normal"], False, False),
+        (["disc_herniation"], True, False),
+    ],
+)
+def test_a_study_reported_normal_cannot_be_concordant(found, concordant, expected):
+    study = _study(["L5-S1"], found, concordant_with_symptoms=concordant)
+    assert facts(esi_request(imaging=[study]))["imaging.normal_study_contradicted"] is expected
+    assert facts(esi_request())["imaging.normal_study_contradicted"] is None
+
+
+@pytest.mark.parametrize(
+    ("oncology", "fracture", "codes", "declared"),
+    [
+        (None, None, ["M51.17"], False),
+        ({"metastatic_disease": True}, None, ["M51.17"], True),
+        ({"metastatic_disease": False}, None, ["M51.17"], False),
+        (None, {"etiology": "myeloma"}, ["M80.08XA"], True),
+        (None, {"etiology": "osteoporotic"}, ["M80.08XA"], False),
+        (None, None, ["C79.51", "M84.58XA"], True),
+    ],
+)
+def test_a_neoplasm_is_declared_by_what_the_request_says_never_by_its_imaging(
+    oncology, fracture, codes, declared
+):
+    data = esi_request(
+        oncology=oncology,
+        fracture=fracture,
+        imaging=[_study(["L5-S1"], ["osseous_metastasis"])],
+    )
+    data["diagnosis_codes"] = codes
+    result = facts(data)
+    assert result["oncology.neoplasm_declared"] is declared
+    assert result["oncology.metastatic_indication"] is True  # the imaging still says so
+
+
+def test_documentation_is_a_note_or_an_imaging_report_and_unknown_without_either():
+    bare = esi_request(imaging=[_study(["L5-S1"], ["disc_herniation"])])
+    assert facts(bare)["documentation.supporting"] is None
+    with_report = copy.deepcopy(bare)
+    with_report["clinical"]["imaging"][0]["report_text"] = "L5-S1 extrusion."
+    assert facts(with_report)["documentation.supporting"] is True
+    with_note = copy.deepcopy(bare)
+    with_note["attachments"] = [{"kind": "clinical_note", "date": "2026-11-01", "title": "Visit"}]
+    assert facts(with_note)["documentation.supporting"] is True
+
+
+@pytest.mark.parametrize(
+    ("scale", "reported", "impaired"),
+    [
+        (None, False, None),
+        ({"instrument": "odi", "score": 0}, True, False),
+        ({"instrument": "odi", "score": 2}, True, True),
+        ({"instrument": "rdq", "score": 0}, True, False),
+        ({"instrument": "mjoa", "score": 18}, True, False),
+        ({"instrument": "mjoa", "score": 12}, True, True),
+    ],
+)
+def test_a_function_score_says_whether_there_is_a_disability(scale, reported, impaired):
+    result = facts(esi_request(function_scale=scale))
+    assert result["function.reported"] is reported
+    assert result["function.impaired"] is impaired
+
+
+def test_a_pain_score_of_zero_is_reported_and_known():
+    result = facts(esi_request(pain_score_nrs=0))
+    assert (result["pain.score"], result["pain.score_reported"]) == (0, True)
+    assert facts(esi_request())["pain.score_reported"] is False
+
+
+def _blocks(*entries) -> dict:
+    data = esi_request(prior_procedures=list(entries))
+    data["service"] = {"cpt_codes": ["64635"], "spinal_region": "lumbar", "levels": ["L4-L5"]}
+    data["procedure_family"] = "radiofrequency_ablation"
+    return data
+
+
+def _block(on: str, **more) -> dict:
+    return {"cpt_code": "64493", "date": on, "region": "lumbar", "levels": ["L4-L5"], **more}
+
+
+def test_each_blocks_relief_duration_and_anaesthetic_are_read():
+    result = facts(
+        _blocks(
+            _block("2026-09-10", agent="lidocaine 1%", relief_duration_hours=1.5),
+            _block("2026-10-08", agent="Bupivacaine 0.5%", relief_duration_days=0.25),
+        )
+    )
+    assert result["facet.last_block_relief_hours"] == 6
+    assert result["facet.last_block_duration_reported"] is True
+    assert result["facet.last_block_anaesthetic"] == "long_acting"
+    assert result["facet.previous_block_relief_hours"] == 1.5
+    assert result["facet.previous_block_anaesthetic"] == "short_acting"
+
+
+def test_an_unreported_duration_or_agent_is_said_so_never_guessed():
+    result = facts(_blocks(_block("2026-10-08", agent="saline")))
+    assert result["facet.last_block_duration_reported"] is False
+    assert result["facet.last_block_relief_hours"] is None
+    assert result["facet.last_block_anaesthetic"] is None
+    assert result["facet.previous_block_duration_reported"] is None  # no earlier block
+
+
+def test_recurrence_after_radiotherapy_and_facet_resection_are_read():
+    data = fusion_request(
+        ["L4-L5"], oncology={"radiotherapy_to_level": True, "recurrence_after_radiotherapy": False}
+    )
+    data["service"]["facet_resection_percent"] = 60
+    result = facts(data)
+    assert result["oncology.recurrence_after_radiotherapy"] is False
+    assert result["service.facet_resection_percent"] == 60
