@@ -162,7 +162,38 @@ def json_load(raw: bytes) -> Any:
         )
     if has_lone_surrogate(data):
         raise FhirError(400, [issue(LONE_SURROGATE, code="structure")])
+    nul = list(
+        nul_paths(data, str(data.get("resourceType") or "") if isinstance(data, dict) else "")
+    )
+    if nul:
+        raise FhirError(
+            400,
+            [
+                issue(
+                    "Text may not contain NUL (U+0000) characters.",
+                    expression=nul[:10],
+                    code="structure",
+                )
+            ],
+        )
     return data
+
+
+def nul_paths(value: Any, where: str = ""):
+    """The elements whose text (or key) holds U+0000, which FHIR strings may not and PostgreSQL
+    cannot store."""
+    stack = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str) and "\x00" in node:
+            yield path or "$"
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(key, str) and "\x00" in key:
+                    yield path or "$"
+                stack.append((child, f"{path}.{key}" if path else str(key)))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}[{n}]") for n, child in enumerate(node))
 
 
 def _loc_expression(root: str, loc: tuple) -> str:

@@ -42,6 +42,7 @@ class Subscription(models.Model):
     """An organization's rest-hook subscription to the PAS topic (R4 Subscriptions backport)."""
 
     class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"  # stored, the handshake not yet answered
         ACTIVE = "active", "Active"
         ERROR = "error", "Error"
         OFF = "off", "Off"  # deleted by the organization: never notified again
@@ -59,6 +60,8 @@ class Subscription(models.Model):
     payload_content = models.CharField(max_length=20, default="full-resource")
     reason = models.CharField(max_length=300, blank=True)
     end = models.DateTimeField(null=True, blank=True)
+    # Why the subscription is in `error` (a failed handshake, a notification never delivered).
+    error = models.CharField(max_length=1000, blank=True)
     # The backport's events-since-subscription-start: each notification takes the next number.
     events_count = models.PositiveIntegerField(default=0)
     server_base = models.CharField(max_length=300, blank=True)

@@ -337,9 +337,30 @@ def claim_response(
         response["communicationRequest"] = [{"reference": f"CommunicationRequest/{wanted['id']}"}]
     if note:
         notes.add(note)
+    eligible = _eligible_note(pa_request)
+    if eligible:
+        notes.add(eligible)
     if notes.notes:
         response["processNote"] = notes.notes
     return response, included
+
+
+def _eligible_note(pa_request: PriorAuthRequest) -> str:
+    """The date the request would qualify if its facts stay as they are, as a process note (PAS
+    has no structured element for it)."""
+    if pa_request.status in {Status.APPROVED, Status.WITHDRAWN}:
+        return ""
+    evaluation = pa_request.evaluations.order_by("-round").first()
+    if evaluation is None or evaluation.eligible_on is None:
+        return ""
+    cured = ", ".join(
+        str(r.get("criterion") or r.get("check") or "") for r in evaluation.eligible_on_reasons
+    )
+    return (
+        f"Eligible on {evaluation.eligible_on.isoformat()}: only time keeps this request from "
+        f"approval ({cured}); if the facts stay as they are it qualifies on that date. Ask for a "
+        "recheck on that date, or send an update."
+    )
 
 
 def communication_request(

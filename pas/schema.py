@@ -226,7 +226,12 @@ SUBSCRIPTION_CREATE = {
     "description": "Creates a rest-hook Subscription; the Location header names it.",
     "request": fhir_body(["Subscription"], SUBSCRIPTION),
     "responses": {
-        **fhir_response(201, "Subscription", "Created and active.", SUBSCRIPTION),
+        **fhir_response(
+            201,
+            "Subscription",
+            "Created; active when the endpoint answered the handshake, else error.",
+            SUBSCRIPTION,
+        ),
         **BODY_ERRORS,
     },
 }
@@ -250,6 +255,33 @@ SUBSCRIPTION_DELETE = {
     "description": "Stops the notifications; answers with the Subscription, now off.",
     "responses": {
         **fhir_response(200, "Subscription", "The Subscription, status off.", SUBSCRIPTION),
+        **READ_ERRORS,
+        **outcomes(s404="No such Subscription in your organization."),
+    },
+}
+SUBSCRIPTION_UPDATE = {
+    "parameters": [FORMAT],
+    "operation_id": "fhir_subscription_update",
+    "tags": [TAG],
+    "summary": "Update a Subscription",
+    "description": "Replaces the endpoint, headers, filter, end and reason (status off ends it); "
+    "a new endpoint, or a subscription not active, shakes hands again.",
+    "request": fhir_body(["Subscription"], SUBSCRIPTION),
+    "responses": {
+        **fhir_response(200, "Subscription", "The Subscription as updated.", SUBSCRIPTION),
+        **BODY_ERRORS,
+        **outcomes(s404="No such Subscription in your organization."),
+    },
+}
+SUBSCRIPTION_STATUS = {
+    "parameters": [FORMAT],
+    "operation_id": "fhir_subscription_status",
+    "tags": [TAG],
+    "summary": "Subscription $status",
+    "description": "The subscriptions backport's status: a searchset Bundle with one Parameters "
+    "(status, type query-status, events-since-subscription-start).",
+    "responses": {
+        **fhir_response(200, "Bundle", "The status Bundle.", "A searchset Bundle."),
         **READ_ERRORS,
         **outcomes(s404="No such Subscription in your organization."),
     },

@@ -2,24 +2,32 @@
 
 Claim/$submit itself is pas/intake.py."""
 
+import ipaddress
+import json
 import logging
+import socket
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from pas.fhir import (
+    BACKPORT,
     BACKPORT_FILTER,
     BACKPORT_PAYLOAD,
     FHIR_JSON,
+    NPI,
+    PAS,
     PAS_TOPIC,
     FhirError,
     issue,
 )
+from pas.mapping import nul_paths
 from pas.models import DeliveryAttempt, Notification, Subscription
 from reviews.audit import audit_record
 from reviews.models import PriorAuthRequest, Role, Status
@@ -60,6 +68,9 @@ def checks_wait(pa_request: PriorAuthRequest, *, seconds: float) -> PriorAuthReq
 
 # --- Subscriptions ----------------------------------------------------------------------------
 
+FILTER_NAMES = frozenset({"org-identifier", "orgIdentifier"})  # the guide's spelling, then the old
+MAX_HEADERS = 10
+
 
 def _extension_value(element: dict | None, url: str, key: str):
     for ext in (element or {}).get("extension") or []:
@@ -68,14 +79,34 @@ def _extension_value(element: dict | None, url: str, key: str):
     return None
 
 
-def endpoint_check(endpoint: str) -> str | None:
-    """Why an endpoint is refused, or None. Only http(s) URLs with a host (SSRF hygiene).
+def _private(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
 
-    Production deployments should also restrict targets to an allow-list of subscriber hosts
-    (or an egress proxy): this check cannot know which internal addresses must stay unreachable.
-    """
+
+def _host_addresses(host: str) -> list[str]:
+    """The addresses a host name stands for now; none when it does not resolve."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+    except (OSError, UnicodeError):
+        return []
+
+
+def endpoint_check(endpoint: str) -> str | None:
+    """Why an endpoint is refused, or None: http(s) with a host, no credentials in the URL, and
+    (unless settings.FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS) no loopback, private, link-local or
+    otherwise non-public address. Checked when the subscription is made and again before every
+    POST, since a name may resolve elsewhere later. A name that does not resolve is not refused
+    here: the handshake (or the delivery) to it fails and says so."""
     try:
         parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
     except ValueError:
         return "Not a URL."
     if parts.scheme not in {"http", "https"}:
@@ -84,13 +115,83 @@ def endpoint_check(endpoint: str) -> str | None:
         return "The endpoint has no host."
     if parts.username or parts.password:
         return "Put credentials in channel.header, not in the URL."
+    if not settings.FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS:
+        private = [a for a in _host_addresses(parts.hostname) if _private(a)]
+        if private:
+            return (
+                f"The endpoint's host {parts.hostname} is a loopback, private or otherwise "
+                f"non-public address ({private[0]}): Lamina notifies public endpoints only."
+            )
     return None
 
 
-def subscription_create(*, actor, resource: dict, base: str) -> Subscription:
-    """Store an organization's rest-hook subscription to the PAS topic (R4 backport)."""
-    _require_provider(actor)
-    issues = []
+def _end_of(resource: dict, issues: list) -> datetime | None:
+    """Subscription.end as an aware instant within the years PostgreSQL and Python share."""
+    value = resource.get("end")
+    if value is None:
+        return None
+    try:
+        end = datetime.fromisoformat(str(value))
+        if end.tzinfo is None:
+            raise ValueError("no time zone")
+        # 9999-12-31T23:00:00-14:00 is in year 10000 in UTC: no datetime can hold it.
+        end = end.astimezone(UTC)
+    except (ValueError, OverflowError):
+        issues.append(
+            issue(
+                "Subscription.end must be an instant with a time zone, no later than "
+                "9999-12-31T23:59:59Z.",
+                expression="Subscription.end",
+            )
+        )
+        return None
+    return end
+
+
+def _filter_value(resource: dict, org, issues: list) -> str:
+    """The org-identifier filter (the old orgIdentifier spelling is accepted), stored in the
+    guide's spelling: it must name the subscriber's own organization (its NPI)."""
+    text = _extension_value(resource.get("_criteria"), BACKPORT_FILTER, "valueString")
+    if text is None:
+        return f"org-identifier={org.npi}" if org.npi else ""
+    key, _, value = str(text).partition("=")
+    value = value.strip()
+    if "|" in value:
+        system, _, value = value.partition("|")
+        if system not in {"", NPI}:
+            value = ""
+    if key.strip() not in FILTER_NAMES or not value:
+        issues.append(
+            issue(
+                "Lamina filters by org-identifier=<your organization's NPI>.",
+                expression="Subscription.criteria",
+                code="not-supported",
+            )
+        )
+        return ""
+    if org.npi and value != org.npi:
+        issues.append(
+            issue(
+                "A subscription covers your own organization only: org-identifier must be "
+                "your organization's NPI.",
+                expression="Subscription.criteria",
+                code="forbidden",
+            )
+        )
+        return ""
+    return f"org-identifier={value}"
+
+
+def subscription_read(*, actor, resource: dict) -> dict:
+    """Check a Subscription resource and return the fields Lamina stores; FhirError (4xx) with
+    every problem otherwise."""
+    nul = list(nul_paths(resource, "Subscription"))
+    if nul:
+        raise FhirError(
+            400,
+            [issue("Text may not contain NUL (U+0000) characters.", expression=nul[:10])],
+        )
+    issues: list[dict] = []
     if resource.get("criteria") != PAS_TOPIC:
         issues.append(
             issue(
@@ -109,18 +210,13 @@ def subscription_create(*, actor, resource: dict, base: str) -> Subscription:
             )
         )
     endpoint = str(channel.get("endpoint") or "")
-    problem = endpoint_check(endpoint) if endpoint else "A rest-hook needs channel.endpoint."
+    if len(endpoint) > 500:
+        problem = "The endpoint is longer than 500 characters."
+    else:
+        problem = endpoint_check(endpoint) if endpoint else "A rest-hook needs channel.endpoint."
     if problem:
         issues.append(issue(problem, expression="Subscription.channel.endpoint"))
-    if len(endpoint) > 500:
-        issues.append(
-            issue(
-                "The endpoint is longer than 500 characters.",
-                expression="Subscription.channel.endpoint",
-            )
-        )
-    payload = channel.get("payload")
-    if payload not in {FHIR_JSON, "application/json"}:
+    if channel.get("payload") not in {FHIR_JSON, "application/json"}:
         issues.append(
             issue(
                 "Lamina sends application/fhir+json payloads.",
@@ -140,67 +236,104 @@ def subscription_create(*, actor, resource: dict, base: str) -> Subscription:
             )
         )
     headers = [str(h) for h in channel.get("header") or []]
-    if any(":" not in h or "\n" in h or "\r" in h or len(h) > 1000 for h in headers):
+    if len(headers) > MAX_HEADERS or any(
+        ":" not in h or "\n" in h or "\r" in h or len(h) > 1000 for h in headers
+    ):
         issues.append(
             issue(
-                "Each header is 'Name: value' on one line.",
+                f"Each header is 'Name: value' on one line; at most {MAX_HEADERS} headers.",
                 expression="Subscription.channel.header",
             )
         )
-    filter_criteria = str(
-        _extension_value(resource.get("_criteria"), BACKPORT_FILTER, "valueString") or ""
-    )
-    org = actor.organization
-    if filter_criteria:
-        key, _, value = filter_criteria.partition("=")
-        if key.strip() != "orgIdentifier" or not value.strip():
-            issues.append(
-                issue(
-                    "Lamina filters by orgIdentifier=<your organization's NPI>.",
-                    expression="Subscription.criteria",
-                    code="not-supported",
-                )
-            )
-        elif org.npi and value.strip() != org.npi:
-            issues.append(
-                issue(
-                    "A subscription covers your own organization only: orgIdentifier must be "
-                    "your organization's NPI.",
-                    expression="Subscription.criteria",
-                    code="forbidden",
-                )
-            )
-    end = None
-    if isinstance(resource.get("end"), str):
-        try:
-            end = datetime.fromisoformat(resource["end"])
-        except ValueError:
-            issues.append(
-                issue("Subscription.end is not an instant.", expression="Subscription.end")
-            )
+    filter_criteria = _filter_value(resource, actor.organization, issues)
+    end = _end_of(resource, issues)
     if issues:
         raise FhirError(422, issues)
+    return {
+        "endpoint": endpoint,
+        "headers": headers,
+        "payload_content": content,
+        "filter_criteria": filter_criteria[:300],
+        "reason": str(resource.get("reason") or "")[:300],
+        "end": end,
+    }
+
+
+def subscription_create(*, actor, resource: dict, base: str) -> Subscription:
+    """Store an organization's rest-hook subscription to the PAS topic (R4 backport) as
+    `requested`, then shake hands with its endpoint: `active` if it answers 2xx, else `error`."""
+    _require_provider(actor)
+    fields = subscription_read(actor=actor, resource=resource)
     with transaction.atomic():
         subscription = Subscription.objects.create(
-            organization=org,
+            organization=actor.organization,
             created_by=actor,
             topic=PAS_TOPIC,
-            filter_criteria=filter_criteria[:300]
-            or (f"orgIdentifier={org.npi}" if org.npi else ""),
-            endpoint=endpoint,
-            headers=headers,
-            payload_content=content,
-            reason=str(resource.get("reason") or "")[:300],
-            end=end,
+            status=Subscription.Status.REQUESTED,
             server_base=base[:300],
+            **fields,
         )
         audit_record(
             action="fhir_subscription_created",
             subject=subscription,
             actor=actor,
-            data={"endpoint_host": urlsplit(endpoint).hostname, "organization_id": org.pk},
+            data={
+                "endpoint_host": urlsplit(fields["endpoint"]).hostname,
+                "organization_id": actor.organization_id,
+            },
         )
-    return subscription
+    return subscription_handshake(subscription)
+
+
+def subscription_update(
+    *, actor, subscription: Subscription, resource: dict, base: str
+) -> Subscription:
+    """PUT: replace what the subscriber may change (endpoint, headers, filter, end, reason);
+    `status: off` ends it. A changed endpoint, or one not active, shakes hands again."""
+    _require_provider(actor)
+    if str(resource.get("id") or "") != str(subscription.pk):
+        raise FhirError(
+            400,
+            [
+                issue(
+                    "The Subscription's id must be the id in the URL.",
+                    expression="Subscription.id",
+                )
+            ],
+        )
+    fields = subscription_read(actor=actor, resource=resource)
+    if subscription.status == Subscription.Status.OFF:
+        raise FhirError(
+            409,
+            [issue("This Subscription was ended; create a new one.", code="conflict")],
+        )
+    turning_off = resource.get("status") == "off"
+    rehandshake = (
+        fields["endpoint"] != subscription.endpoint
+        or subscription.status != Subscription.Status.ACTIVE
+    )
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.server_base = base[:300]
+        if turning_off:
+            locked.status = Subscription.Status.OFF
+        elif rehandshake:
+            locked.status = Subscription.Status.REQUESTED
+        locked.save()
+        audit_record(
+            action="fhir_subscription_updated",
+            subject=locked,
+            actor=actor,
+            data={
+                "endpoint_host": urlsplit(fields["endpoint"]).hostname,
+                "status": locked.status,
+            },
+        )
+    if locked.status == Subscription.Status.REQUESTED:
+        return subscription_handshake(locked)
+    return locked
 
 
 def subscription_off(*, actor, subscription: Subscription) -> Subscription:
@@ -212,13 +345,16 @@ def subscription_off(*, actor, subscription: Subscription) -> Subscription:
     return subscription
 
 
+def _status_code(subscription: Subscription) -> str:
+    return subscription.status
+
+
 def subscription_resource(subscription: Subscription) -> dict:
     resource = {
         "resourceType": "Subscription",
         "id": str(subscription.pk),
-        "status": "active"
-        if subscription.status == Subscription.Status.ACTIVE
-        else subscription.status,
+        "meta": {"profile": [f"{PAS}/StructureDefinition/profile-subscription"]},
+        "status": _status_code(subscription),
         "reason": subscription.reason or "Claim responses for my organization.",
         "criteria": subscription.topic,
         "channel": {
@@ -236,108 +372,76 @@ def subscription_resource(subscription: Subscription) -> dict:
         }
     if subscription.end:
         resource["end"] = subscription.end.isoformat()
+    if subscription.error:
+        resource["error"] = subscription.error
     # The subscriber's own headers (often credentials) are never echoed back.
     return resource
 
 
-# --- Notifications ----------------------------------------------------------------------------
-
-
-def notifications_enqueue(*, request_id: int, determination_id: int) -> list[int]:
-    """After a decision: one delivery task per active subscription of the request's organization."""
-    from pas.tasks import deliver_notification
-
-    pa_request = PriorAuthRequest.objects.filter(pk=request_id).only("organization_id").first()
-    if pa_request is None:
-        return []
-    now = timezone.now()
-    ids = list(
-        Subscription.objects.filter(
-            organization_id=pa_request.organization_id, status=Subscription.Status.ACTIVE
+def status_parameters(
+    subscription: Subscription, *, kind: str, base: str, events: list[dict] | None = None
+) -> dict:
+    """The backport's SubscriptionStatus (as Parameters) for a handshake, a notification or a
+    $status query. `events-since-subscription-start` counts the events so far (0 before any)."""
+    base = base.rstrip("/")
+    count = subscription.events_count
+    if events:
+        count = max(int(e["event-number"]) for e in events)
+    parameter: list[dict] = [
+        {
+            "name": "subscription",
+            "valueReference": {"reference": f"{base}/Subscription/{subscription.pk}"},
+        },
+        {"name": "topic", "valueCanonical": PAS_TOPIC},
+        {"name": "status", "valueCode": _status_code(subscription)},
+        {"name": "type", "valueCode": kind},
+        {"name": "events-since-subscription-start", "valueString": str(count)},
+    ]
+    for event in events or []:
+        part = [
+            {"name": "event-number", "valueString": str(event["event-number"])},
+            {"name": "timestamp", "valueInstant": event["timestamp"]},
+        ]
+        if event.get("focus"):
+            part.append({"name": "focus", "valueReference": {"reference": event["focus"]}})
+        parameter.append({"name": "notification-event", "part": part})
+    if subscription.error and kind == "query-status":
+        parameter.append(
+            {"name": "error", "valueCodeableConcept": {"text": subscription.error[:500]}}
         )
-        .exclude(end__lt=now)
-        .values_list("pk", flat=True)
-    )
-    for subscription_id in ids:
-        try:
-            deliver_notification.apply_async(args=[subscription_id, request_id, determination_id])
-        except Exception:  # noqa: BLE001 - a broker outage must not fail the decision's commit hooks
-            logger.warning(
-                "could not enqueue notification for subscription %s, request %s",
-                subscription_id,
-                request_id,
-                exc_info=True,
-            )
-    return ids
-
-
-def notification_for(
-    *, subscription: Subscription, request_id: int, determination_id: int
-) -> Notification:
-    """The notification of this decision to this subscriber, numbered once (retries reuse it)."""
-    existing = Notification.objects.filter(
-        subscription=subscription, determination_id=determination_id
-    ).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            Subscription.objects.filter(pk=subscription.pk).update(
-                events_count=F("events_count") + 1
-            )
-            number = Subscription.objects.values_list("events_count", flat=True).get(
-                pk=subscription.pk
-            )
-            return Notification.objects.create(
-                subscription=subscription,
-                request_id=request_id,
-                determination_id=determination_id,
-                event_number=number,
-            )
-    except IntegrityError:
-        return Notification.objects.get(
-            subscription=subscription, determination_id=determination_id
-        )
-
-
-def notification_bundle(notification: Notification, *, now=None) -> dict:
-    """The rest-hook payload: a history Bundle with the status Parameters and the PAS response."""
-    from pas.responses import response_bundle
-
-    now = now or timezone.now()
-    subscription = notification.subscription
-    pa_request = PriorAuthRequest.objects.select_related("member").get(pk=notification.request_id)
-    base = (subscription.server_base or "").rstrip("/")
-    response = response_bundle(pa_request, base=base, now=now)
-    response_url = f"{base}/Bundle/{response['id']}"
-    parameters = {
+    return {
         "resourceType": "Parameters",
-        "id": f"notification-{notification.pk}",
-        "parameter": [
-            {
-                "name": "subscription",
-                "valueReference": {"reference": f"{base}/Subscription/{subscription.pk}"},
-            },
-            {"name": "topic", "valueCanonical": PAS_TOPIC},
-            {"name": "status", "valueCode": "active"},
-            {"name": "type", "valueCode": "event-notification"},
-            {
-                "name": "events-since-subscription-start",
-                "valueString": str(subscription.events_count),
-            },
-            {
-                "name": "notification-event",
-                "part": [
-                    {"name": "event-number", "valueString": str(notification.event_number)},
-                    {"name": "timestamp", "valueInstant": now.isoformat()},
-                    {"name": "focus", "valueReference": {"reference": response_url}},
-                ],
-            },
-        ],
+        "id": f"status-{subscription.pk}-{kind}",
+        "meta": {"profile": [f"{BACKPORT}/StructureDefinition/backport-subscription-status-r4"]},
+        "parameter": parameter,
     }
+
+
+def subscription_status_bundle(subscription: Subscription, *, base: str) -> dict:
+    """Subscription/$status: a searchset Bundle with the subscription's status Parameters."""
+    parameters = status_parameters(subscription, kind="query-status", base=base)
     return {
         "resourceType": "Bundle",
-        "id": f"notification-{notification.pk}-{int(now.timestamp())}",
+        "type": "searchset",
+        "total": 1,
+        "entry": [
+            {
+                "fullUrl": f"{base.rstrip('/')}/Parameters/{parameters['id']}",
+                "resource": parameters,
+                "search": {"mode": "match"},
+            }
+        ],
+    }
+
+
+def _history_bundle(subscription: Subscription, parameters: dict, extra: list, now) -> dict:
+    base = (subscription.server_base or "").rstrip("/")
+    return {
+        "resourceType": "Bundle",
+        "id": f"{parameters['id']}-{int(now.timestamp())}",
+        "meta": {
+            "profile": [f"{BACKPORT}/StructureDefinition/backport-subscription-notification-r4"]
+        },
         "type": "history",
         "timestamp": now.isoformat(),
         "entry": [
@@ -350,52 +454,188 @@ def notification_bundle(notification: Notification, *, now=None) -> dict:
                 },
                 "response": {"status": "200"},
             },
-            {
-                "fullUrl": response_url,
-                "resource": response,
-                "request": {"method": "GET", "url": response_url},
-                "response": {"status": "200"},
-            },
+            *extra,
         ],
     }
 
 
-class DeliveryFailed(Exception):
-    """The endpoint did not accept the notification; the task retries with backoff."""
-
-
-def notification_deliver(*, notification: Notification, attempt: int) -> bool:
-    """POST the notification once, record the attempt, and raise DeliveryFailed on failure."""
-    import json
-
-    subscription = notification.subscription
-    if notification.delivered_at is not None:
-        return True
-    body = json.dumps(notification_bundle(notification))
+def _post(subscription: Subscription, body: dict) -> tuple[int | None, str]:
+    """POST a notification Bundle to the subscriber: (status code, error or "")."""
+    problem = endpoint_check(subscription.endpoint)
+    if problem:
+        return None, f"refused: {problem}"
     headers = {"Content-Type": f"{FHIR_JSON}; charset=utf-8"}
     for header in subscription.headers or []:
         name, _, value = header.partition(":")
         headers[name.strip()] = value.strip()
-    problem = endpoint_check(subscription.endpoint)
-    status_code, error = None, ""
-    if problem:
-        error = problem
-    else:
+    try:
+        # No redirects: a subscriber's endpoint must not bounce Lamina to another host.
+        response = requests.post(
+            subscription.endpoint,
+            data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers=headers,
+            timeout=DELIVERY_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:2000]
+    if not 200 <= response.status_code < 300:
+        return response.status_code, f"HTTP {response.status_code}"
+    return response.status_code, ""
+
+
+def subscription_handshake(subscription: Subscription, *, now=None) -> Subscription:
+    """The backport's handshake: POST a `handshake` notification; a 2xx makes the subscription
+    active, anything else leaves it in `error` with the reason (PUT it to try again)."""
+    now = now or timezone.now()
+    parameters = status_parameters(
+        subscription, kind="handshake", base=subscription.server_base or ""
+    )
+    status_code, error = _post(subscription, _history_bundle(subscription, parameters, [], now))
+    status = Subscription.Status.ERROR if error else Subscription.Status.ACTIVE
+    Subscription.objects.filter(pk=subscription.pk, status=Subscription.Status.REQUESTED).update(
+        status=status, error=f"Handshake failed: {error}"[:1000] if error else ""
+    )
+    subscription.refresh_from_db()
+    return subscription
+
+
+# --- Notifications (an outbox) ----------------------------------------------------------------
+
+
+def notifications_record(*, determination) -> list[int]:
+    """In the transaction that records the decision: one Notification per active subscription of
+    the request's organization, numbered (the subscription's next event). The row is the outbox:
+    a task delivers it after commit, and the beat sweep hands it to the task again until it is
+    delivered, so a broker outage loses no notification."""
+    request = PriorAuthRequest.objects.filter(pk=determination.request_id).only("organization_id")
+    organization_id = request.values_list("organization_id", flat=True).first()
+    if organization_id is None:
+        return []
+    now = timezone.now()
+    ids = []
+    subscriptions = (
+        Subscription.objects.select_for_update()
+        .filter(organization_id=organization_id, status=Subscription.Status.ACTIVE)
+        .exclude(end__lt=now)
+        .order_by("pk")
+    )
+    for subscription in subscriptions:
+        subscription.events_count = F("events_count") + 1
+        subscription.save(update_fields=["events_count"])
+        subscription.refresh_from_db(fields=["events_count"])
+        notification = Notification.objects.create(
+            subscription=subscription,
+            request_id=determination.request_id,
+            determination=determination,
+            event_number=subscription.events_count,
+            next_attempt_at=now + timedelta(seconds=settings.FHIR_NOTIFICATION_SWEEP_SECONDS),
+        )
+        ids.append(notification.pk)
+    return ids
+
+
+def notifications_enqueue(*, request_id: int, determination_id: int) -> list[int]:
+    """After the decision commits: hand its notifications to the delivery task. A broker outage
+    is logged, not raised; the sweep sends them later."""
+    ids = list(
+        Notification.objects.filter(
+            determination_id=determination_id, delivered_at__isnull=True, failed_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    _enqueue(ids)
+    return ids
+
+
+def _enqueue(ids: list[int]) -> int:
+    from pas.tasks import deliver_notification
+
+    sent = 0
+    for notification_id in ids:
         try:
-            # No redirects: a subscriber's endpoint must not bounce Lamina to another host.
-            response = requests.post(
-                subscription.endpoint,
-                data=body.encode("utf-8"),
-                headers=headers,
-                timeout=DELIVERY_TIMEOUT,
-                allow_redirects=False,
+            deliver_notification.apply_async(args=[notification_id])
+            sent += 1
+        except Exception:  # noqa: BLE001 - a broker outage must not fail the caller
+            logger.warning(
+                "could not enqueue notification %s; the sweep sends it later",
+                notification_id,
+                exc_info=True,
             )
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-    succeeded = not error
+    return sent
+
+
+def notifications_sweep(*, now=None) -> int:
+    """The beat sweep: every undelivered notification whose next attempt is due is claimed (its
+    next attempt moved on, compare-and-set, so two sweeps never send one twice) and enqueued."""
+    now = now or timezone.now()
+    due = list(
+        Notification.objects.filter(
+            delivered_at__isnull=True,
+            failed_at__isnull=True,
+            next_attempt_at__lte=now,
+            subscription__status=Subscription.Status.ACTIVE,
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "next_attempt_at")[:500]
+    )
+    claimed = []
+    later = now + timedelta(seconds=settings.FHIR_NOTIFICATION_SWEEP_SECONDS)
+    for pk, next_attempt_at in due:
+        if Notification.objects.filter(pk=pk, next_attempt_at=next_attempt_at).update(
+            next_attempt_at=later
+        ):
+            claimed.append(pk)
+    return _enqueue(claimed)
+
+
+def notification_bundle(notification: Notification, *, now=None) -> dict:
+    """The rest-hook payload: a history Bundle with the status Parameters and the PAS response."""
+    from pas.responses import response_bundle
+
+    now = now or timezone.now()
+    subscription = notification.subscription
+    pa_request = PriorAuthRequest.objects.select_related("member").get(pk=notification.request_id)
+    base = (subscription.server_base or "").rstrip("/")
+    response = response_bundle(pa_request, base=base, now=now)
+    response_url = f"{base}/Bundle/{response['id']}"
+    parameters = status_parameters(
+        subscription,
+        kind="event-notification",
+        base=base,
+        events=[
+            {
+                "event-number": notification.event_number,
+                "timestamp": notification.created_at.isoformat(),
+                "focus": response_url,
+            }
+        ],
+    )
+    parameters["id"] = f"notification-{notification.pk}"
+    entry = {
+        "fullUrl": response_url,
+        "resource": response,
+        "request": {"method": "GET", "url": response_url},
+        "response": {"status": "200"},
+    }
+    return _history_bundle(subscription, parameters, [entry], now)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def notification_deliver(*, notification: Notification) -> str:
+    """POST the notification once and record the attempt. A failure sets the next attempt
+    (backoff: 10 s, 20 s, 40 s ... up to an hour) for the sweep; after
+    FHIR_NOTIFICATION_MAX_ATTEMPTS the notification fails and the subscription shows `error`
+    (the subscriber learns the decision through $inquire)."""
+    if notification.delivered_at is not None or notification.failed_at is not None:
+        return "done"
+    subscription = notification.subscription
+    if subscription.status != Subscription.Status.ACTIVE:
+        return "subscription not active"
+    attempt = notification.attempts.count() + 1
+    status_code, error = _post(subscription, notification_bundle(notification))
     now = timezone.now()
     with transaction.atomic():
         DeliveryAttempt.objects.create(
@@ -404,20 +644,23 @@ def notification_deliver(*, notification: Notification, attempt: int) -> bool:
             attempted_at=now,
             status_code=status_code,
             error=error,
-            succeeded=succeeded,
+            succeeded=not error,
         )
-        if succeeded:
-            Notification.objects.filter(pk=notification.pk).update(delivered_at=now)
-            notification.delivered_at = now
-    if not succeeded:
-        raise DeliveryFailed(error)
-    return True
-
-
-def notification_give_up(*, notification: Notification) -> None:
-    Notification.objects.filter(pk=notification.pk, delivered_at__isnull=True).update(
-        failed_at=timezone.now()
-    )
-    Subscription.objects.filter(pk=notification.subscription_id).update(
-        status=Subscription.Status.ERROR
-    )
+        if not error:
+            Notification.objects.filter(pk=notification.pk).update(
+                delivered_at=now, next_attempt_at=None
+            )
+            return "delivered"
+        if attempt >= settings.FHIR_NOTIFICATION_MAX_ATTEMPTS:
+            Notification.objects.filter(pk=notification.pk).update(
+                failed_at=now, next_attempt_at=None
+            )
+            Subscription.objects.filter(pk=subscription.pk).update(
+                status=Subscription.Status.ERROR,
+                error=f"Notification {notification.event_number} undelivered: {error}"[:1000],
+            )
+            return "failed"
+        Notification.objects.filter(pk=notification.pk).update(
+            next_attempt_at=now + _backoff(attempt)
+        )
+    return "retry later"

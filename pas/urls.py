@@ -16,6 +16,11 @@ urlpatterns = [
     ),
     path("Subscription", views.SubscriptionCreateApi.as_view(), name="fhir-subscription-create"),
     path(
+        "Subscription/<str:subscription_id>/$status",
+        views.SubscriptionStatusApi.as_view(),
+        name="fhir-subscription-status",
+    ),
+    path(
         "Subscription/<str:subscription_id>",
         views.SubscriptionDetailApi.as_view(),
         name="fhir-subscription",

@@ -40,6 +40,8 @@ from pas.schema import (
     SUBSCRIPTION_CREATE,
     SUBSCRIPTION_DELETE,
     SUBSCRIPTION_READ,
+    SUBSCRIPTION_STATUS,
+    SUBSCRIPTION_UPDATE,
 )
 from pas.selectors import claim_inquire_match, subscription_get_for
 from pas.services import (
@@ -47,6 +49,8 @@ from pas.services import (
     subscription_create,
     subscription_off,
     subscription_resource,
+    subscription_status_bundle,
+    subscription_update,
 )
 from reviews.audit import audit_record
 from reviews.errors import LaminaError
@@ -275,12 +279,25 @@ class SubscriptionCreateApi(FhirView):
         )
 
 
+def _subscription(request, subscription_id):
+    subscription = subscription_get_for(user=request.user, subscription_id=subscription_id)
+    if subscription is None:
+        raise FhirError(404, [issue("No such Subscription.", code="not-found")])
+    return subscription
+
+
 class SubscriptionDetailApi(FhirView):
     def _get(self, request, subscription_id):
-        subscription = subscription_get_for(user=request.user, subscription_id=subscription_id)
-        if subscription is None:
-            raise FhirError(404, [issue("No such Subscription.", code="not-found")])
-        return subscription
+        return _subscription(request, subscription_id)
+
+    @extend_schema(**SUBSCRIPTION_UPDATE)
+    def put(self, request, subscription_id: str):
+        subscription = self._get(request, subscription_id)
+        resource = self.body(request, "Subscription")
+        updated = subscription_update(
+            actor=request.user, subscription=subscription, resource=resource, base=_base(request)
+        )
+        return fhir_response(subscription_resource(updated))
 
     @extend_schema(**SUBSCRIPTION_READ)
     def get(self, request, subscription_id: str):
@@ -292,3 +309,12 @@ class SubscriptionDetailApi(FhirView):
             actor=request.user, subscription=self._get(request, subscription_id)
         )
         return fhir_response(subscription_resource(subscription))
+
+
+class SubscriptionStatusApi(FhirView):
+    """Subscription/{id}/$status: the backport's status of one subscription."""
+
+    @extend_schema(**SUBSCRIPTION_STATUS)
+    def get(self, request, subscription_id: str):
+        subscription = _subscription(request, subscription_id)
+        return fhir_response(subscription_status_bundle(subscription, base=_base(request)))

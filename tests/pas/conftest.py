@@ -255,7 +255,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    """Subscriber endpoints on this machine (loopback, allowed for the test)."""
+    settings.FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS = True
     receivers: list[Receiver] = []
 
     def start(statuses: list[int] | None = None) -> Receiver:

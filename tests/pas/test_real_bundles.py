@@ -64,9 +64,7 @@ def assert_pas_response(body: dict, sent: dict) -> dict:
     assert response["insurer"]["reference"] == "Organization/InsurerExample"
     assert response["request"]["reference"].startswith("Claim/")
     # every referenced resource is in the Bundle
-    included = {
-        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in body["entry"][1:]
-    }
+    included = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in body["entry"][1:]}
     for reference in (response["patient"], response["requestor"], response["insurer"]):
         assert reference["reference"] in included
     for wanted in response.get("communicationRequest", []):
@@ -75,7 +73,8 @@ def assert_pas_response(body: dict, sent: dict) -> dict:
     sent_claim = next(
         e["resource"]
         for e in sent["entry"]
-        if e["resource"]["resourceType"] == "Claim" and "related" not in e["resource"]
+        if e["resource"]["resourceType"] == "Claim"
+        and "related" not in e["resource"]
         or e["resource"]["resourceType"] == "Claim"
     )
     assert [i["itemSequence"] for i in response["item"]] == [

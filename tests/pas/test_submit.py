@@ -10,6 +10,7 @@ from pas.mapping import claim_bundle_map, resource_validate
 from pas.models import ClaimRecord, HeldClaim
 from reviews.models import Determination, Evaluation, PriorAuthRequest, Status
 from reviews.services import determination_record, evidence_checks_run
+from reviews.services.assignments import request_claim
 from reviews.services.decide import NO_POLICY_REASON
 from tests.conftest import example, post_json
 from tests.pas.conftest import (
@@ -300,7 +301,8 @@ def test_a_denial_carries_reasons_and_the_human_review_flag(api_a, physician, po
     pa_request.refresh_from_db()
     assert pa_request.status == Status.PHYSICIAN_REVIEW
 
-    # when the physician denies it
+    # when the physician claims and denies it
+    request_claim(pa_request=pa_request, actor=physician)
     determination_record(
         pa_request=pa_request,
         outcome="denied",
@@ -337,6 +339,7 @@ def test_a_partial_approval_is_modified_and_not_certified_per_item(api_a, physic
     pa_request = PriorAuthRequest.objects.get()
     evidence_checks_run(pa_request=pa_request)
     pa_request.refresh_from_db()
+    request_claim(pa_request=pa_request, actor=physician)
     determination = determination_record(
         pa_request=pa_request,
         outcome="partially_approved",
