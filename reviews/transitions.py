@@ -14,9 +14,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         {S.APPROVED, S.PENDING_INFORMATION, S.NURSE_REVIEW, S.PHYSICIAN_REVIEW, S.WITHDRAWN}
     ),
     S.PENDING_INFORMATION: frozenset({S.EVALUATING, S.WITHDRAWN}),
-    S.NURSE_REVIEW: frozenset({S.APPROVED, S.PENDING_INFORMATION, S.PHYSICIAN_REVIEW, S.WITHDRAWN}),
+    # A case in review goes back to evaluating only for a provider's recheck on its date.
+    S.NURSE_REVIEW: frozenset(
+        {S.APPROVED, S.PENDING_INFORMATION, S.PHYSICIAN_REVIEW, S.EVALUATING, S.WITHDRAWN}
+    ),
     S.PHYSICIAN_REVIEW: frozenset(
-        {S.APPROVED, S.PARTIALLY_APPROVED, S.DENIED, S.PENDING_INFORMATION, S.WITHDRAWN}
+        {
+            S.APPROVED,
+            S.PARTIALLY_APPROVED,
+            S.DENIED,
+            S.PENDING_INFORMATION,
+            S.EVALUATING,
+            S.WITHDRAWN,
+        }
     ),
     S.DENIED: frozenset({S.APPEAL}),
     S.PARTIALLY_APPROVED: frozenset({S.APPEAL}),
@@ -29,19 +39,28 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 DECIDED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.DENIED, S.WITHDRAWN})
 
 
-def ensure_not_held_by_another(pa_request: PriorAuthRequest, actor) -> None:
-    """A case claimed by one reviewer is acted on by that reviewer only (one owner at a time).
+REVIEWER_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN})
 
-    Providers (withdrawing, answering) and the engine are not reviewers and are not held back.
+
+def ensure_holder(pa_request: PriorAuthRequest, actor) -> None:
+    """A reviewer acts only on a case they hold (claimed, one owner at a time): a case held by
+    another reviewer, or held by nobody, is refused with a Conflict (409) that says which.
+
+    Providers (withdrawing, answering, appealing) and the engine are not reviewers and hold
+    nothing. Call it on the locked row.
     """
-    role = getattr(actor, "role", "")
-    if role not in (Role.NURSE, Role.PHYSICIAN):
+    if getattr(actor, "role", "") not in REVIEWER_ROLES:
         return
-    if pa_request.assigned_to_id and pa_request.assigned_to_id != actor.pk:
+    if pa_request.assigned_to_id == actor.pk:
+        return
+    if pa_request.assigned_to_id:
         holder = (
             pa_request.assigned_to.get_username() if pa_request.assigned_to else "another reviewer"
         )
         raise Conflict(f"{holder} holds this case; only they may act on it.", code="held_by_other")
+    raise Conflict(
+        "Claim the case first: a reviewer acts only on a case they hold.", code="not_claimed"
+    )
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -61,13 +80,14 @@ def request_transition(
 ) -> PriorAuthRequest:
     """Move a request to `to`, locked, checked and audited. The only writer of `status`.
 
-    `expect` narrows the statuses the caller is prepared to act from (a nurse action expects
-    nurse_review); `extra_updates` are fields written in the same UPDATE.
+    A reviewer must hold the case (ensure_holder). `expect` narrows the statuses the caller is
+    prepared to act from (a nurse action expects nurse_review); `extra_updates` are fields
+    written in the same UPDATE.
     Returns the fresh, locked row.
     """
     # Lock the row: two reviewers, or a reviewer and a worker, must not both move it.
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
-    ensure_not_held_by_another(locked, actor)
+    ensure_holder(locked, actor)
     if (expect is not None and locked.status not in expect) or not can_transition(
         locked.status, to
     ):

@@ -11,9 +11,11 @@ from reviews.errors import Conflict, NotPermitted, ValidationFailed
 from reviews.models import (
     Appeal,
     Attachment,
+    AuditEvent,
     Determination,
     Outcome,
     PriorAuthRequest,
+    ReviewNote,
     Role,
     Status,
     Urgency,
@@ -22,6 +24,48 @@ from reviews.transitions import request_transition
 
 APPEALABLE = frozenset({Status.DENIED, Status.PARTIALLY_APPROVED})
 ADVERSE = frozenset({Outcome.DENIED, Outcome.PARTIALLY_APPROVED})
+
+
+# What a reviewer does on a case that makes them part of its review. Reading it is not.
+PARTICIPATION_ACTIONS = frozenset(
+    {"assigned", "status_changed", "information_requested", "peer_to_peer_recorded"}
+)
+NOT_ELIGIBLE = (
+    "An appeal is decided by a physician who took no part in the case; you worked on this one."
+)
+
+
+def took_part_in_review(pa_request: PriorAuthRequest, actor, *, before: datetime) -> bool:
+    """Whether `actor` decided the request, or worked on it before the appeal was filed:
+    claimed it, moved it, asked for information, wrote a note or held the peer-to-peer."""
+    return (
+        Determination.objects.filter(request=pa_request, decided_by=actor).exists()
+        or ReviewNote.objects.filter(
+            request=pa_request, author=actor, created_at__lt=before
+        ).exists()
+        or AuditEvent.objects.filter(
+            request_id_ref=pa_request.pk,
+            actor=actor,
+            action__in=PARTICIPATION_ACTIONS,
+            occurred_at__lt=before,
+        ).exists()
+    )
+
+
+def appeal_open(pa_request: PriorAuthRequest) -> Appeal | None:
+    """The request's open appeal, if it is under appeal."""
+    return pa_request.appeals.filter(status=Appeal.AppealStatus.OPEN).order_by("-filed_at").first()
+
+
+def appeal_eligible(pa_request: PriorAuthRequest, actor) -> bool:
+    """Whether `actor` may work this request's open appeal (DESIGN rule 4): a physician who took
+    no part in the case before the appeal was filed. True when there is no open appeal."""
+    appeal = appeal_open(pa_request)
+    if appeal is None:
+        return True
+    if getattr(actor, "role", "") != Role.PHYSICIAN:
+        return False
+    return not took_part_in_review(pa_request, actor, before=appeal.filed_at)
 
 
 def appeal_window_closes_at(determination: Determination) -> datetime:

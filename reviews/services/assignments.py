@@ -5,6 +5,7 @@ from django.db import transaction
 from reviews.audit import audit_record
 from reviews.errors import Conflict, NotPermitted
 from reviews.models import PriorAuthRequest, Role, Status
+from reviews.services.appeals import NOT_ELIGIBLE, appeal_eligible
 
 QUEUE_OF_ROLE = {
     Role.NURSE: {Status.NURSE_REVIEW},
@@ -15,9 +16,19 @@ QUEUE_OF_ROLE = {
 
 @transaction.atomic
 def request_claim(*, pa_request: PriorAuthRequest, actor) -> PriorAuthRequest:
+    """The actor holds the case: one owner at a time, by compare-and-set.
+
+    An appeal is claimed only by a physician who took no part in the case (appeal_eligible):
+    a former reviewer is refused here, so their claim never locks out one who may decide it.
+    """
     statuses = QUEUE_OF_ROLE.get(actor.role)
     if not statuses:
         raise NotPermitted("Only nurse and physician reviewers claim cases.")
+    current = PriorAuthRequest.objects.only("status").get(pk=pa_request.pk)
+    # Only physician review can lead to an appeal, and never straight: the status read here is
+    # the one the compare-and-set below requires, or the claim fails anyway.
+    if current.status == Status.APPEAL and not appeal_eligible(current, actor):
+        raise NotPermitted(NOT_ELIGIBLE, code="not_eligible")
     # UPDATE ... WHERE assigned_to IS NULL: of two reviewers claiming at once, one wins.
     claimed = PriorAuthRequest.objects.filter(
         pk=pa_request.pk, assigned_to__isnull=True, status__in=statuses

@@ -11,7 +11,6 @@ from reviews.audit import audit_record
 from reviews.errors import InvalidTransition, NotPermitted, ValidationFailed
 from reviews.models import (
     Appeal,
-    AuditEvent,
     Determination,
     Evaluation,
     InformationRequest,
@@ -21,7 +20,8 @@ from reviews.models import (
     Role,
     Status,
 )
-from reviews.transitions import can_transition, ensure_not_held_by_another, request_transition
+from reviews.services.appeals import took_part_in_review
+from reviews.transitions import can_transition, ensure_holder, request_transition
 
 # Sent after the commit of every determination: the FHIR subscription notifier listens.
 request_decided = django.dispatch.Signal()  # kwargs: request_id, determination_id
@@ -78,29 +78,6 @@ def _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_
             "A partial approval approves less than was requested: fewer levels, units or codes.",
             fields={"approved_levels": ["Approve fewer levels, units or codes than requested."]},
         )
-
-
-# What a reviewer does on a case that makes them part of its review. Reading it is not.
-PARTICIPATION_ACTIONS = frozenset(
-    {"assigned", "status_changed", "information_requested", "peer_to_peer_recorded"}
-)
-
-
-def _took_part_in_review(pa_request: PriorAuthRequest, actor, *, before: datetime) -> bool:
-    """Whether `actor` decided the request, or worked on it before the appeal was filed:
-    claimed it, moved it, asked for information, wrote a note or held the peer-to-peer."""
-    return (
-        Determination.objects.filter(request=pa_request, decided_by=actor).exists()
-        or ReviewNote.objects.filter(
-            request=pa_request, author=actor, created_at__lt=before
-        ).exists()
-        or AuditEvent.objects.filter(
-            request_id_ref=pa_request.pk,
-            actor=actor,
-            action__in=PARTICIPATION_ACTIONS,
-            occurred_at__lt=before,
-        ).exists()
-    )
 
 
 # --- Reasons of an adverse determination -------------------------------------------------------
@@ -304,12 +281,18 @@ def determination_record(
     if outcome not in OUTCOME_STATUS:
         raise ValidationFailed(f"Unknown outcome '{outcome}'.", fields={"outcome": ["Unknown."]})
     if outcome in ADVERSE:
-        if not rationale.strip():
-            raise ValidationFailed(
-                "An adverse determination needs a rationale.",
-                fields={"rationale": ["Explain the decision in plain language."]},
-            )
-        reasons = reasons_validate(reasons=reasons, evaluation=_reasons_basis(pa_request))
+        # Every problem at once: a rationale and reasons that hold.
+        fields, problems = {}, []
+        if not (rationale or "").strip():
+            problems.append("An adverse determination needs a rationale.")
+            fields["rationale"] = ["Explain the decision in plain language."]
+        try:
+            reasons = reasons_validate(reasons=reasons, evaluation=_reasons_basis(pa_request))
+        except ValidationFailed as exc:
+            problems.append(exc.message)
+            fields.update(exc.fields)
+        if fields:
+            raise ValidationFailed(" ".join(problems), fields=fields)
     if outcome == Outcome.PARTIALLY_APPROVED:
         _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes)
 
@@ -324,7 +307,7 @@ def determination_record(
         if appeal is None:
             raise ValidationFailed("No open appeal on this request.")
         # DESIGN rule 4: the appeal is decided by a physician who took no part in the decision.
-        if role != Role.PHYSICIAN or _took_part_in_review(locked, actor, before=appeal.filed_at):
+        if role != Role.PHYSICIAN or took_part_in_review(locked, actor, before=appeal.filed_at):
             raise NotPermitted(
                 "An appeal must be decided by a physician who took no part in the original decision."
             )
@@ -488,7 +471,7 @@ def peer_to_peer_record(
     if fields:
         raise ValidationFailed("The peer-to-peer record is incomplete.", fields=fields)
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
-    ensure_not_held_by_another(locked, actor)
+    ensure_holder(locked, actor)
     if locked.status not in {Status.PHYSICIAN_REVIEW, Status.APPEAL}:
         raise NotPermitted("A peer-to-peer is recorded while the case is in physician review.")
     note = ReviewNote.objects.create(

@@ -5,9 +5,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from reviews import services
+from reviews.errors import LaminaError, NotPermitted
 from reviews.models import Outcome, Role, Status
 from reviews.selectors.queue import information_choices
+from reviews.services.appeals import NOT_ELIGIBLE, appeal_eligible
 from reviews.services.decisions import reason_criteria, reason_sources
+from reviews.transitions import ensure_holder
 from reviews.web import forms
 
 
@@ -78,11 +81,31 @@ ACTIONS: dict[str, Action] = {
 
 
 def actions_for(*, user, pa_request) -> list[Action]:
-    """The actions the case page offers this user now."""
+    """The actions open to this user on the case: none on a case another reviewer holds, none on
+    an appeal the user took part in. The user acts once they hold the case (refusal_for)."""
     role = user.role
     if pa_request.assigned_to_id and pa_request.assigned_to_id != user.pk:
         return []
+    if pa_request.status == Status.APPEAL and not appeal_eligible(pa_request, user):
+        return []
     return [a for a in ACTIONS.values() if role in a.roles and pa_request.status in a.statuses]
+
+
+def refusal_for(action: Action, *, user, pa_request) -> LaminaError | None:
+    """Why `user` may not take `action` on the case now, or None: the role, the appeal rule and
+    the claim, in that order. A case whose status no longer allows the action is left to the
+    service, which says it moved on. The services check all of it again under the row lock."""
+    if user.role not in action.roles:
+        return NotPermitted(f"Your role may not {action.label.lower()} a case.")
+    if pa_request.status not in action.statuses:
+        return None
+    if pa_request.status == Status.APPEAL and not appeal_eligible(pa_request, user):
+        return NotPermitted(NOT_ELIGIBLE, code="not_eligible")
+    try:
+        ensure_holder(pa_request, user)
+    except LaminaError as exc:
+        return exc
+    return None
 
 
 def build_form(action: Action, *, pa_request, evaluation, data=None):
@@ -143,7 +166,11 @@ def summary(action: Action, form) -> list[tuple[str, Any]]:
 
 
 def perform(action: Action, form, *, pa_request, actor) -> str:
-    """Call the service; returns the message shown after success. LaminaError propagates."""
+    """Call the service; returns the message shown after success. LaminaError propagates: a
+    refusal (refusal_for) before any service runs, or the service's own."""
+    refusal = refusal_for(action, user=actor, pa_request=pa_request)
+    if refusal is not None:
+        raise refusal
     data = form.cleaned_data
     if action.name == "approve":
         services.determination_record(

@@ -25,7 +25,16 @@ from reviews.services import (
 )
 from reviews.services.appeals import appeal_file
 from tests.conftest import PASSWORD, post_json, token_client
-from tests.reviews.audit_cases import REASONS, denied_request, fusion_request
+from tests.reviews.audit_cases import fusion_request
+from tests.reviews.held import FUSION_REASONS as REASONS
+from tests.reviews.held import decided, denied_by, held
+
+
+def denied_request(*, organization, submitted_by, physician, **fields):
+    """A fusion request the physician claimed and denied for FU-03."""
+    pa_request = fusion_request(organization=organization, submitted_by=submitted_by, **fields)
+    return denied_by(pa_request, physician)
+
 
 BODY = {
     "reason": "Eight weeks of supervised physical therapy were completed; notes attached.",
@@ -106,12 +115,12 @@ def test_the_appeal_clock_follows_the_settings(settings, provider_a, denied):
     assert appeal.due_at - appeal.filed_at == timedelta(hours=240)
 
 
-def test_a_partial_approval_can_be_appealed(api_a, org_a, provider_a, physician):
+def test_a_partial_approval_can_be_appealed(api_a, policies, org_a, provider_a, physician):
     pa_request = fusion_request(organization=org_a, submitted_by=provider_a)
-    determination_record(
-        pa_request=pa_request,
-        outcome="partially_approved",
-        actor=physician,
+    decided(
+        pa_request,
+        physician,
+        "partially_approved",
         reasons=REASONS,
         rationale="One level only.",
         approved_levels=["L4-L5"],
@@ -225,7 +234,7 @@ def test_the_original_physician_cannot_decide_the_appeal(provider_a, physician, 
 
 
 def test_a_physician_who_worked_on_the_case_cannot_decide_the_appeal(
-    org_a, provider_a, physician, physician2, physician3
+    policies, org_a, provider_a, physician, physician2, physician3
 ):
     # physician2 claimed the case and held the peer-to-peer; physician decided it.
     pa_request = fusion_request(organization=org_a, submitted_by=provider_a)
@@ -238,9 +247,7 @@ def test_a_physician_who_worked_on_the_case_cannot_decide_the_appeal(
         text="Discussed the therapy record.",
     )
     request_release(pa_request=pa_request, actor=physician2)
-    determination_record(
-        pa_request=pa_request, outcome="denied", actor=physician, reasons=REASONS, rationale="No."
-    )
+    decided(pa_request, physician, "denied", reasons=REASONS, rationale="No.")
     appeal_file(pa_request=pa_request, actor=provider_a, reason="PT documented.")
 
     for former in (physician, physician2):
@@ -248,11 +255,60 @@ def test_a_physician_who_worked_on_the_case_cannot_decide_the_appeal(
             determination_record(
                 pa_request=pa_request, outcome="approved", actor=former, rationale="Fine."
             )
-    decision = determination_record(
-        pa_request=pa_request, outcome="approved", actor=physician3, rationale="Fine."
-    )
+    decision = decided(pa_request, physician3, "approved", rationale="Fine.")
 
     assert decision.decided_by == physician3
+
+
+def test_only_an_eligible_physician_can_claim_an_appeal(
+    policies, org_a, provider_a, physician, physician2, physician3
+):
+    # physician2 asked the provider for information; physician decided the case
+    pa_request = fusion_request(organization=org_a, submitted_by=provider_a)
+    held(pa_request, physician2)
+    peer_to_peer_record(
+        pa_request=pa_request,
+        actor=physician2,
+        counterpart="Dr. Raman",
+        occurred_at=timezone.now() - timedelta(minutes=5),
+        text="Discussed the therapy record.",
+    )
+    request_release(pa_request=pa_request, actor=physician2)
+    denied_by(pa_request, physician)
+    appeal_file(pa_request=pa_request, actor=provider_a, reason="PT documented.")
+
+    # the physicians who took part are refused when they claim, not at the last step
+    for former in (physician, physician2):
+        with pytest.raises(NotPermitted, match="took no part"):
+            request_claim(pa_request=pa_request, actor=former)
+    assert PriorAuthRequest.objects.get(pk=pa_request.pk).assigned_to is None
+    # so the physician who may decide it is not locked out
+    assert request_claim(pa_request=pa_request, actor=physician3).assigned_to == physician3
+    assert not AuditEvent.objects.filter(
+        request_id_ref=pa_request.pk,
+        action="assigned",
+        actor__in=[physician, physician2],
+        occurred_at__gte=Appeal.objects.get().filed_at,
+    ).exists()
+
+
+def test_an_appeal_is_decided_only_by_the_physician_who_holds_it(
+    provider_a, physician2, physician3, denied
+):
+    appeal_file(pa_request=denied, actor=provider_a, reason="PT documented.")
+    held(denied, physician3)
+
+    with pytest.raises(Conflict, match="physician3 holds this case"):
+        determination_record(
+            pa_request=denied, outcome="approved", actor=physician2, rationale="Fine."
+        )
+    request_release(pa_request=denied, actor=physician3)
+    with pytest.raises(Conflict, match="Claim the case first"):
+        determination_record(
+            pa_request=denied, outcome="approved", actor=physician2, rationale="Fine."
+        )
+
+    assert PriorAuthRequest.objects.get(pk=denied.pk).status == Status.APPEAL
 
 
 def test_a_nurse_cannot_decide_an_appeal(provider_a, nurse, denied):
@@ -267,9 +323,7 @@ def test_an_overturned_appeal_is_a_new_determination_linked_to_the_first(
 ):
     appeal = appeal_file(pa_request=denied, actor=provider_a, reason="PT documented.")
 
-    decision = determination_record(
-        pa_request=denied, outcome="approved", actor=physician2, rationale="PT documented."
-    )
+    decision = decided(denied, physician2, "approved", rationale="PT documented.")
 
     appeal.refresh_from_db()
     assert (decision.kind, decision.appeal, decision.appeal_result) == (
@@ -285,10 +339,10 @@ def test_an_overturned_appeal_is_a_new_determination_linked_to_the_first(
 
 def test_an_upheld_appeal_cannot_be_appealed_again(api_a, provider_a, physician2, denied):
     appeal_file(pa_request=denied, actor=provider_a, reason="PT documented.")
-    decision = determination_record(
-        pa_request=denied,
-        outcome="denied",
-        actor=physician2,
+    decision = decided(
+        denied,
+        physician2,
+        "denied",
         reasons=REASONS,
         rationale="Still four weeks.",
     )

@@ -16,13 +16,15 @@ from reviews.services import (
 from reviews.services.appeals import appeal_file
 from tests.conftest import PASSWORD
 from tests.factories import PriorAuthRequestFactory, submit
-from tests.reviews.audit_cases import (
-    REASONS,
-    actions_since,
-    denied_request,
-    fusion_request,
-    last_event_id,
-)
+from tests.reviews.audit_cases import actions_since, fusion_request, last_event_id
+from tests.reviews.held import FUSION_REASONS as REASONS
+from tests.reviews.held import denied_by, held
+
+
+def denied_request(*, organization, submitted_by, physician):
+    pa_request = fusion_request(organization=organization, submitted_by=submitted_by)
+    return denied_by(pa_request, physician)
+
 
 ITEMS = [
     {"field": "clinical.conservative_care", "why": "Six weeks of therapy.", "criterion": "FU-03"}
@@ -81,6 +83,7 @@ def test_a_request_for_information_and_its_answer(db, org_a, provider_a, nurse):
     pa_request = fusion_request(
         organization=org_a, submitted_by=provider_a, status=Status.NURSE_REVIEW
     )
+    held(pa_request, nurse)
     start = last_event_id()
 
     request_information_ask(pa_request=pa_request, actor=nurse, items=ITEMS, message="Therapy?")
@@ -118,8 +121,10 @@ def test_claiming_and_releasing_a_case(db, org_a, provider_a, nurse):
     assert unassigned.action == "unassigned"
 
 
-def test_a_determination_records_the_move_and_the_decision(db, org_a, provider_a, physician):
-    pa_request = fusion_request(organization=org_a, submitted_by=provider_a)
+def test_a_determination_records_the_move_and_the_decision(
+    db, policies, org_a, provider_a, physician
+):
+    pa_request = held(fusion_request(organization=org_a, submitted_by=provider_a), physician)
     start = last_event_id()
 
     determination = determination_record(
@@ -162,6 +167,7 @@ def test_an_appeal_and_its_decision(db, org_a, provider_a, physician, physician2
 
     appeal = appeal_file(pa_request=pa_request, actor=provider_a, reason="Eight weeks of PT.")
     filed = last_event_id()
+    held(pa_request, physician2)
     determination_record(
         pa_request=pa_request,
         outcome="approved",
@@ -175,7 +181,7 @@ def test_an_appeal_and_its_decision(db, org_a, provider_a, physician, physician2
     assert filed_event.data["original_outcome"] == "denied"
     # The provider's reason is clinical text: it stays on the appeal, out of the trail.
     assert "Eight weeks" not in str(filed_event.data)
-    assert actions_since(filed) == ["status_changed", "determination_recorded"]
+    assert actions_since(filed) == ["assigned", "status_changed", "determination_recorded"]
     decided = AuditEvent.objects.get(pk__gt=filed, action="determination_recorded")
     assert (decided.actor, decided.data["kind"], decided.data["appeal_id"]) == (
         physician2,

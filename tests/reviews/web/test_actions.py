@@ -14,7 +14,12 @@ from reviews.models import (
     ReviewNote,
     Status,
 )
-from reviews.services import determination_record, request_claim, request_escalate
+from reviews.services import (
+    determination_record,
+    request_claim,
+    request_escalate,
+    request_release,
+)
 from tests.reviews.web.builders import review_case
 from tests.reviews.web.conftest import signed_in
 
@@ -33,15 +38,22 @@ def act(client, case, name, data, *, confirm=True):
 
 
 def escalated(provider, nurse, **service):
+    """A case the nurse claimed and escalated: unassigned in physician review."""
     case = review_case(provider, **service)
+    request_claim(pa_request=case, actor=nurse)
     return request_escalate(pa_request=case, actor=nurse, note="Needs a physician.")
+
+
+def held(case, reviewer):
+    """The case claimed by `reviewer`: a reviewer acts only on a case they hold."""
+    return request_claim(pa_request=case, actor=reviewer)
 
 
 # --- Confirmation step --------------------------------------------------------------------------
 
 
-def test_first_post_shows_a_confirmation_and_changes_nothing(nurse_client, provider_a):
-    case = review_case(provider_a)
+def test_first_post_shows_a_confirmation_and_changes_nothing(nurse_client, nurse, provider_a):
+    case = held(review_case(provider_a), nurse)
     response = act(nurse_client, case, "escalate", {"note": "Imaging unclear."}, confirm=False)
     assert response.status_code == 200
     html = response.content.decode()
@@ -70,7 +82,7 @@ def test_unknown_action_is_404(nurse_client, provider_a):
 
 
 def test_nurse_approves(nurse_client, nurse, provider_a):
-    case = review_case(provider_a)
+    case = held(review_case(provider_a), nurse)
     response = act(nurse_client, case, "approve", {"rationale": ""})
     assert response.status_code == 302
     assert response["Location"] == reverse("case", args=[case.pk])
@@ -84,7 +96,7 @@ def test_nurse_approves(nurse_client, nurse, provider_a):
 
 
 def test_nurse_requests_information(nurse_client, nurse, provider_a):
-    case = review_case(provider_a)
+    case = held(review_case(provider_a), nurse)
     form = nurse_client.get(reverse("action", args=[case.pk, "request_information"]))
     html = form.content.decode()
     assert "an MRI or CT concordant with the symptoms and the treated level" in html  # missing
@@ -109,8 +121,8 @@ def test_nurse_requests_information(nurse_client, nurse, provider_a):
     assert case.missing_information == info.items
 
 
-def test_request_information_needs_an_item(nurse_client, provider_a):
-    case = review_case(provider_a)
+def test_request_information_needs_an_item(nurse_client, nurse, provider_a):
+    case = held(review_case(provider_a), nurse)
     response = act(nurse_client, case, "request_information", {"message": "Send more."})
     assert response.status_code == 400
     assert b"Pick at least one item" in response.content
@@ -130,8 +142,8 @@ def test_nurse_escalates_with_a_note(nurse_client, nurse, provider_a):
     assert (note.kind, note.text, note.author) == ("escalation", "Therapy only 20 days.", nurse)
 
 
-def test_escalation_needs_a_note(nurse_client, provider_a):
-    case = review_case(provider_a)
+def test_escalation_needs_a_note(nurse_client, nurse, provider_a):
+    case = held(review_case(provider_a), nurse)
     response = act(nurse_client, case, "escalate", {"note": ""})
     assert response.status_code == 400
     case.refresh_from_db()
@@ -139,8 +151,8 @@ def test_escalation_needs_a_note(nurse_client, provider_a):
 
 
 @pytest.mark.parametrize("name", ["deny", "partial", "peer_to_peer"])
-def test_nurse_cannot_take_physician_actions(nurse_client, provider_a, name):
-    case = review_case(provider_a)
+def test_nurse_cannot_take_physician_actions(nurse_client, nurse, provider_a, name):
+    case = held(review_case(provider_a), nurse)
     data = {"reasons": ["ESI-05"], "rationale": "No.", "counterpart": "Dr R", "text": "x"}
     assert nurse_client.get(reverse("action", args=[case.pk, name])).status_code == 403
     response = act(nurse_client, case, name, data)
@@ -157,10 +169,10 @@ def test_nurse_cannot_take_physician_actions(nurse_client, provider_a, name):
 def test_physician_denies_with_criteria_and_rationale(
     physician_client, physician, nurse, provider_a
 ):
-    case = escalated(provider_a, nurse)
+    case = held(escalated(provider_a, nurse), physician)
     form = physician_client.get(reverse("action", args=[case.pk, "deny"])).content.decode()
     assert "ESI-05: At least 4 weeks" in form
-    assert "ESI-01" not in form  # a met criterion is no reason to deny
+    assert "ESI-01: A covered indication" in form  # met, yet the physician may judge otherwise
     response = act(
         physician_client,
         case,
@@ -173,7 +185,9 @@ def test_physician_denies_with_criteria_and_rationale(
     determination = Determination.objects.get(request=case)
     assert determination.outcome == "denied"
     assert determination.decided_by_role == "physician"
-    assert determination.reasons == [{"criterion": "ESI-05", "statement": ESI_05}]
+    assert determination.reasons == [
+        {"criterion": "ESI-05", "statement": ESI_05, "answer": "not_met", "note": ""}
+    ]
     evaluation = Evaluation.objects.get(request=case)
     assert determination.policy_version == evaluation.policy_version
     assert determination.policy_version.label.startswith("epidural_steroid_injection/baseline/v")
@@ -182,19 +196,68 @@ def test_physician_denies_with_criteria_and_rationale(
     ).exists()
 
 
-def test_denial_needs_a_criterion(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse)
+def test_denial_needs_a_reason(physician_client, physician, nurse, provider_a):
+    case = held(escalated(provider_a, nurse), physician)
     response = act(physician_client, case, "deny", {"rationale": "No."})
     assert response.status_code == 400
-    assert b"This field is required" in response.content
+    assert b"Name at least one reason" in response.content
+    # ESI-01 was met: naming it needs the physician's note on why it is not
     response = act(physician_client, case, "deny", {"reasons": ["ESI-01"], "rationale": "No."})
-    assert response.status_code == 400  # ESI-01 was met: not a choice
+    assert response.status_code == 400
+    assert b"The engine found ESI-01 met: say why you judge it is not." in response.content
+    # a written reason needs its source
+    response = act(
+        physician_client, case, "deny", {"written_reason": "Not needed.", "rationale": "No."}
+    )
+    assert response.status_code == 400
+    assert b"Choose the evidence the written reason rests on." in response.content
     case.refresh_from_db()
     assert case.status == Status.PHYSICIAN_REVIEW
+    assert not Determination.objects.filter(request=case).exists()
 
 
-def test_physician_partially_approves(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2)
+def test_physician_denies_a_met_criterion_with_a_note(
+    physician_client, physician, nurse, provider_a
+):
+    case = held(escalated(provider_a, nurse), physician)
+    note = "The 'radicular' pain is axial in the note of the 5th."
+    response = act(
+        physician_client,
+        case,
+        "deny",
+        {"reasons": ["ESI-01"], "reason_note": note, "rationale": "Axial pain only."},
+    )
+    assert response.status_code == 302
+    (reason,) = Determination.objects.get(request=case).reasons
+    assert (reason["criterion"], reason["answer"], reason["note"]) == ("ESI-01", "met", note)
+
+
+def test_physician_denies_a_no_policy_case_with_a_written_reason(
+    physician_client, physician, nurse, provider_a
+):
+    # a request no Lamina policy covers: no criterion to name, a written reason with its source
+    case = held(escalated(provider_a, nurse), physician)
+    Evaluation.objects.filter(request=case).update(policy_version=None, trace=[])
+    form = physician_client.get(reverse("action", args=[case.pk, "deny"])).content.decode()
+    assert "No Lamina policy covers the requested codes" in form
+    response = act(
+        physician_client,
+        case,
+        "deny",
+        {
+            "written_reason": "An injection at this level was done six weeks ago.",
+            "written_source": "no_policy",
+            "rationale": "Too soon after the last injection.",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    (reason,) = Determination.objects.get(request=case).reasons
+    assert (reason["criterion"], reason["source"]) == ("", "no_policy")
+    assert reason["statement"] == "An injection at this level was done six weeks ago."
+
+
+def test_physician_partially_approves(physician_client, physician, nurse, provider_a):
+    case = held(escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2), physician)
     response = act(
         physician_client,
         case,
@@ -216,8 +279,10 @@ def test_physician_partially_approves(physician_client, nurse, provider_a):
     assert determination.reasons[0]["criterion"] == "ESI-02"
 
 
-def test_partial_approval_of_everything_is_refused_plainly(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2)
+def test_partial_approval_of_everything_is_refused_plainly(
+    physician_client, physician, nurse, provider_a
+):
+    case = held(escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2), physician)
     response = act(
         physician_client,
         case,
@@ -236,8 +301,10 @@ def test_partial_approval_of_everything_is_refused_plainly(physician_client, nur
     assert case.status == Status.PHYSICIAN_REVIEW
 
 
-def test_partial_units_above_the_request_are_refused(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2)
+def test_partial_units_above_the_request_are_refused(
+    physician_client, physician, nurse, provider_a
+):
+    case = held(escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2), physician)
     response = act(
         physician_client,
         case,
@@ -256,7 +323,7 @@ def test_partial_units_above_the_request_are_refused(physician_client, nurse, pr
 
 
 def test_physician_records_a_peer_to_peer(physician_client, physician, nurse, provider_a):
-    case = escalated(provider_a, nurse)
+    case = held(escalated(provider_a, nurse), physician)
     when = (timezone.localtime() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     response = act(
         physician_client,
@@ -271,8 +338,10 @@ def test_physician_records_a_peer_to_peer(physician_client, physician, nurse, pr
     assert case.status == Status.PHYSICIAN_REVIEW
 
 
-def test_peer_to_peer_in_the_future_is_refused_plainly(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse)
+def test_peer_to_peer_in_the_future_is_refused_plainly(
+    physician_client, physician, nurse, provider_a
+):
+    case = held(escalated(provider_a, nurse), physician)
     when = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     response = act(
         physician_client,
@@ -285,8 +354,8 @@ def test_peer_to_peer_in_the_future_is_refused_plainly(physician_client, nurse, 
     assert not ReviewNote.objects.filter(request=case, kind="peer_to_peer").exists()
 
 
-def test_physician_requests_information(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse)
+def test_physician_requests_information(physician_client, physician, nurse, provider_a):
+    case = held(escalated(provider_a, nurse), physician)
     response = act(
         physician_client,
         case,
@@ -298,8 +367,8 @@ def test_physician_requests_information(physician_client, nurse, provider_a):
     assert case.status == Status.PENDING_INFORMATION
 
 
-def test_physician_approves(physician_client, nurse, provider_a):
-    case = escalated(provider_a, nurse)
+def test_physician_approves(physician_client, physician, nurse, provider_a):
+    case = held(escalated(provider_a, nurse), physician)
     assert act(physician_client, case, "approve", {}).status_code == 302
     case.refresh_from_db()
     assert case.status == Status.APPROVED
@@ -327,13 +396,14 @@ def test_physician_cannot_deny_before_escalation(physician_client, provider_a):
 
 
 def test_someone_else_decided_first_is_shown_plainly(
-    physician_client, physician2, nurse, provider_a
+    physician_client, physician, physician2, nurse, provider_a
 ):
-    case = escalated(provider_a, nurse)
+    case = held(escalated(provider_a, nurse), physician)
     # The physician reads the confirmation page...
     act(physician_client, case, "deny", {"reasons": ["ESI-05"], "rationale": "No."}, confirm=False)
-    # ...while another physician approves the case.
-    determination_record(pa_request=case, outcome="approved", actor=physician2)
+    # ...releases the case, and another physician claims and approves it.
+    request_release(pa_request=case, actor=physician)
+    determination_record(pa_request=held(case, physician2), outcome="approved", actor=physician2)
     response = act(physician_client, case, "deny", {"reasons": ["ESI-05"], "rationale": "No."})
     assert response.status_code == 409
     html = response.content.decode()
@@ -358,3 +428,53 @@ def test_holder_may_act(nurse2, provider_a):
     case = review_case(provider_a)
     request_claim(pa_request=case, actor=nurse2)
     assert act(signed_in(nurse2), case, "approve", {}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("approve", {}),
+        ("escalate", {"note": "Needs a physician."}),
+        ("request_information", {"items": ["m0"], "message": "Send the MRI report."}),
+    ],
+)
+def test_acting_without_a_claim_is_refused(nurse_client, provider_a, name, data):
+    case = review_case(provider_a)
+    events = AuditEvent.objects.filter(request_id_ref=case.pk).count()
+    response = act(nurse_client, case, name, data)
+    assert response.status_code == 409
+    assert b"Claim the case first" in response.content
+    assert b"Nothing was changed." in response.content
+    case.refresh_from_db()
+    assert (case.status, case.assigned_to) == (Status.NURSE_REVIEW, None)
+    assert not Determination.objects.filter(request=case).exists()
+    assert not InformationRequest.objects.filter(request=case).exists()
+    assert AuditEvent.objects.filter(request_id_ref=case.pk).count() == events
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("deny", {"reasons": ["ESI-05"], "rationale": "Only 20 days."}),
+        (
+            "partial",
+            {
+                "approved_cpt_codes": ["64483"],
+                "approved_levels": ["L5-S1"],
+                "approved_units": "1",
+                "reasons": ["ESI-05"],
+                "rationale": "One level.",
+            },
+        ),
+        ("peer_to_peer", {"counterpart": "Dr R", "occurred_at": "2026-01-05T10:00", "text": "x"}),
+    ],
+)
+def test_a_physician_acts_only_on_a_case_they_hold(physician_client, nurse, provider_a, name, data):
+    case = escalated(provider_a, nurse, levels=["L4-L5", "L5-S1"], units=2)
+    response = act(physician_client, case, name, data)
+    assert response.status_code == 409
+    assert b"Claim the case first" in response.content
+    case.refresh_from_db()
+    assert case.status == Status.PHYSICIAN_REVIEW
+    assert not Determination.objects.filter(request=case).exists()
+    assert not ReviewNote.objects.filter(request=case, kind="peer_to_peer").exists()
