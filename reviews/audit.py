@@ -104,7 +104,6 @@ def _actor_fields(actor) -> tuple[Any, str, str]:
     return None, "anonymous", ""
 
 
-@transaction.atomic
 def audit_record(
     *,
     action: str,
@@ -119,9 +118,10 @@ def audit_record(
 ) -> AuditEvent:
     """Append one unsealed event to the trail, inside the caller's transaction, without a lock.
 
-    The sealer chains it once the caller's transaction has committed. `actor` is a user, None / "engine" for automated steps, or "system". `subject` is any model
-    instance; `request` (defaulting to the subject when it is a request) files the event on that
-    request's timeline.
+    One INSERT and no savepoint of its own: the event commits or rolls back with the caller's
+    work. The sealer chains it once that transaction has committed. `actor` is a user, None /
+    "engine" for automated steps, or "system". `subject` is any model instance; `request`
+    (defaulting to the subject when it is a request) files the event on that request's timeline.
     """
     user, label, actor_role = _actor_fields(actor)
     if request is None and isinstance(subject, PriorAuthRequest):

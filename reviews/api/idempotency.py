@@ -1,11 +1,13 @@
 """Idempotency-Key on every provider POST: a retry gets the first answer, never a second row.
 
-A key is scoped to (user, endpoint). The record is inserted *before* the service runs and in the
-same transaction, so the unique constraint does the locking: a concurrent retry with the same key
-blocks on the insert until the first transaction ends, then finds the committed record and
-replays it (or, if the first attempt failed and rolled back, goes ahead itself). Only successful
-answers are kept: a refused body leaves no record, so the provider can correct it and retry under
-the same key.
+A key is scoped to (user, endpoint). The record is claimed *before* the service runs, in the same
+transaction, with one `INSERT ... ON CONFLICT DO NOTHING`: the unique constraint does the locking.
+A concurrent retry with the same key blocks on that insert until the first transaction ends; if
+the first committed, the insert does nothing and the retry replays the committed record; if it
+rolled back, the retry's insert goes ahead and it runs itself. No savepoint and no read before the
+claim: the common case (a new key) costs the claim and the final UPDATE with the answer. Only
+successful answers are kept: a refused body leaves no record, so the provider can correct it and
+retry under the same key.
 """
 
 import functools
@@ -13,7 +15,8 @@ import hashlib
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.response import Response
 
 from reviews.audit import canonical
@@ -63,40 +66,62 @@ def _find(user, scope: str, key: str) -> IdempotencyRecord | None:
     return IdempotencyRecord.objects.filter(user=user, scope=scope, key=key).first()
 
 
+def _claim(user, scope: str, key: str, digest: str) -> IdempotencyRecord | None:
+    """Insert the record for (user, scope, key), or None when one is already committed."""
+    record = IdempotencyRecord(
+        user=user,
+        scope=scope,
+        key=key,
+        body_sha256=digest,
+        response_status=0,
+        response_body={},
+        created_at=timezone.now(),
+    )
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, scope, key, body_sha256, response_status, "  # noqa: S608
+            "response_body, created_at) VALUES (%s, %s, %s, %s, 0, %s, %s) "
+            "ON CONFLICT (user_id, scope, key) DO NOTHING RETURNING id",
+            [
+                user.pk,
+                scope,
+                key,
+                digest,
+                "{}",
+                connection.ops.adapt_datetimefield_value(record.created_at),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record.pk = row[0]
+    record._state.adding = False
+    return record
+
+
 def idempotent_response(*, request, scope: str, handler) -> Response:
     """Run handler() at most once per (user, scope, key); replay its answer for a retry."""
     key = _key(request)
     digest = _digest(request.data)
     user = request.user
-    record = _find(user, scope, key)
-    if record is not None:
-        return _replay(record, digest)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=user,
-                    scope=scope,
-                    key=key,
-                    body_sha256=digest,
-                    response_status=0,
-                    response_body={},
-                )
-        except IntegrityError:
-            record = None  # a concurrent attempt committed first; replay it below
+        record = _claim(user, scope, key, digest)
         if record is not None:
             response = handler()
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True)
                 return response
-            record.response_status = response.status_code
             # Stored as the JSON the client received, so a replay is byte-for-byte the same data.
-            record.response_body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
-            record.save(update_fields=["response_status", "response_body"])
+            body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                response_status=response.status_code, response_body=body
+            )
             return response
-    record = _find(user, scope, key)
+        record = _find(user, scope, key)
     if record is None:
-        # The concurrent attempt rolled back after we lost the race: the client should retry.
+        # The key's record vanished between the claim and the read (it cannot while records
+        # are kept): the client should retry.
         raise Conflict(
             f"A request with this {HEADER} is still in progress; retry shortly.",
             code="idempotency_key_in_progress",

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from reviews import reference
@@ -33,6 +33,32 @@ def _require_provider(actor, pa_request: PriorAuthRequest | None = None) -> None
         raise NotPermitted("This request belongs to another organization.")
 
 
+_MEMBER_COLUMNS = ("member_id", "first_name", "last_name", "birth_date", "sex")
+
+
+def _member_upsert(values: dict[str, Any]) -> Member | None:
+    """One round trip: insert the member unless its member_id is on file, and return the row as
+    stored either way (None only when a concurrent first sight of the same member committed
+    during the statement: the caller reads it then)."""
+    table = Member._meta.db_table
+    columns = ", ".join(_MEMBER_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new AS (INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT (member_id) DO NOTHING RETURNING id, {columns}) "
+            f"SELECT id, {columns} FROM new UNION ALL "
+            f"SELECT id, {columns} FROM {table} WHERE member_id = %s "
+            "AND NOT EXISTS (SELECT 1 FROM new)",
+            [*(values[c] for c in _MEMBER_COLUMNS), values["member_id"]],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    member = Member(pk=row[0], **dict(zip(_MEMBER_COLUMNS, row[1:], strict=True)))
+    member._state.adding = False
+    return member
+
+
 def _member_for(data: dict[str, Any]) -> Member:
     """The member on file for member_id, created on first sight.
 
@@ -42,16 +68,17 @@ def _member_for(data: dict[str, Any]) -> Member:
     birth_date = data["birth_date"]
     if isinstance(birth_date, str):
         birth_date = date.fromisoformat(birth_date)
-    member, created = Member.objects.get_or_create(
-        member_id=data["member_id"],
-        defaults={
-            "first_name": data["first_name"],
-            "last_name": data["last_name"],
-            "birth_date": birth_date,
-            "sex": data["sex"],
-        },
-    )
-    if not created and member.birth_date != birth_date:
+    values = {
+        "member_id": data["member_id"],
+        "first_name": data["first_name"],
+        "last_name": data["last_name"],
+        "birth_date": birth_date,
+        "sex": data["sex"],
+    }
+    member = _member_upsert(values) if connection.vendor == "postgresql" else None
+    if member is None:
+        member, _ = Member.objects.get_or_create(member_id=values["member_id"], defaults=values)
+    if member.birth_date != birth_date:
         raise ValidationFailed(
             "The member does not match the member on file.",
             fields={"member.birth_date": ["Does not match the member on file for this member_id."]},
@@ -70,7 +97,9 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-@transaction.atomic
+# No savepoint when a caller's transaction (the idempotency claim) is already open: a failure
+# rolls back that whole transaction, which is what the callers do anyway.
+@transaction.atomic(savepoint=False)
 def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> PriorAuthRequest:
     """Store a validated request and queue its evidence checks.
 
@@ -79,6 +108,9 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
     3. Stamp received_at and due_at from the urgency and line of business.
     4. Store the request, its service lines and attachments; audit the submission.
     5. Move it to `evaluating` and enqueue the checks after commit.
+
+    The returned request carries its member and service lines as written, so the response is
+    built without reading them back.
     """
     _require_provider(actor)
     codes = list(data["service"]["cpt_codes"])
@@ -145,7 +177,17 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
         pa_request=pa_request, to=Status.EVALUATING, actor=actor, reason="submitted"
     )
     enqueue_evidence_checks(pa_request.pk)
+    pa_request.member = member
+    _cache_lines(pa_request, lines)
     return pa_request
+
+
+def _cache_lines(pa_request: PriorAuthRequest, lines: list[ServiceLine]) -> None:
+    """Give `pa_request.lines.all()` the lines just written, as prefetch_related would."""
+    cached = ServiceLine.objects.filter(request=pa_request)
+    cached._result_cache = lines
+    cached._prefetch_done = True
+    pa_request._prefetched_objects_cache = {"lines": cached}
 
 
 def _add_attachments(pa_request: PriorAuthRequest, attachments: list[dict], *, source: str) -> None:
