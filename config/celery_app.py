@@ -21,8 +21,8 @@ def ping() -> str:
 
 
 @worker_process_init.connect
-def _warm_note_reader(**kwargs) -> None:
-    """Build the clinical-note pipeline when a worker process starts, not on its first request."""
-    from notes.reader import pipeline
+def _warm_start(**kwargs) -> None:
+    """Build the clinical-note reader when a worker process starts, not on its first task."""
+    from reviews.warm import worker_warm_start
 
-    pipeline()
+    worker_warm_start()
