@@ -551,3 +551,56 @@ def test_a_sealer_killed_mid_batch_leaves_nothing_half_sealed():
     assert (result.sealed, result.checkpoints) == (5, 1)
     report = audit_chain_verify()
     assert (report.ok, report.count, report.checkpoints) == (True, 7, 2)
+
+
+LATE_WRITER = """
+import django, sys
+django.setup()
+from django.db import transaction
+from reviews.audit import audit_record
+with transaction.atomic():
+    event = audit_record(action="late_write", actor="system", data={})
+    print(event.pk, flush=True)
+    sys.stdin.readline()  # the transaction stays open until the test says so
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_sealed_in_commit_order_not_id_order_and_waits_in_the_backlog():
+    database_name = connection.settings_dict["NAME"]
+    late = subprocess.Popen(
+        [sys.executable, "-c", LATE_WRITER],
+        cwd=REPO,
+        env=_env(database_name, DJANGO_SETTINGS_MODULE="config.settings"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        late_id = int(late.stdout.readline())  # written, not committed
+        early = audit_record(action="early_write", actor="system", data={})
+        assert early.pk > late_id
+
+        # The sealer sees only what has committed: the later id goes first.
+        assert audit_seal().sealed == 1
+        late.stdin.write("\n")
+        late.stdin.flush()
+        assert late.wait(timeout=60) == 0, late.stderr.read()
+    finally:
+        if late.poll() is None:
+            late.kill()
+        for pipe in (late.stdin, late.stdout, late.stderr):
+            pipe.close()
+
+    # Committed, not sealed yet: the backlog, with its age.
+    report = audit_chain_verify()
+    assert (report.ok, report.count, report.unsealed) == (True, 1, 1)
+    assert report.unsealed_age_seconds is not None and report.unsealed_age_seconds >= 0
+    assert "1 unsealed event(s), the oldest" in verify("--no-seal")
+
+    assert audit_seal().sealed == 1
+    positions = dict(AuditEvent.objects.values_list("id", "position"))
+    assert (positions[early.pk], positions[late_id]) == (1, 2)
+    report = audit_chain_verify()
+    assert (report.ok, report.count, report.unsealed, report.checkpoints) == (True, 2, 0, 2)
