@@ -3,9 +3,17 @@
 No input may produce a server error (DESIGN, "What bad input gets"), and every answer must match
 what the schema promises. The schemathesis run is bounded (MAX_EXAMPLES per operation) so the
 suite stays fast; it runs through the real WSGI application, authenticated as a provider.
+
+Bodies drawn from the schema alone are almost never accepted (a billable ICD-10 code, a birth date
+before every clinical date, a level grammar: rules a JSON Schema does not state), so the fuzzing
+of the intake also draws submissions built on the shipped examples with generated values in every
+free-text and choice field (`accepted_submissions`): the accepted path is fuzzed too, and a test
+checks that some of the generated submissions were accepted.
 """
 
+import copy
 import json
+import threading
 import uuid
 
 import pytest
@@ -14,13 +22,14 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from config.wsgi import application
 from reviews.api.throttling import ProviderTokenThrottle
-from reviews.models import PriorAuthRequest
+from reviews.models import LineOfBusiness, PriorAuthRequest
 from tests.conftest import example, post_json
 
 MAX_EXAMPLES = 25
@@ -64,6 +73,58 @@ def provider_a_request(api_a):
 # Loaded from the application itself at collection (the schema view reads no data).
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
+EXAMPLES = (
+    "esi-lumbar-radiculopathy",
+    "rfa-lumbar-after-two-blocks",
+    "fusion-spondylolisthesis-short-therapy",
+)
+# Text as a provider's system may send it: any Unicode but surrogates (not text) and control
+# characters other than line breaks (the contract refuses NUL; the rest are not note text).
+TEXT = st.characters(exclude_categories=["Cs", "Cc"], include_characters="\n")
+NAME = st.text(st.characters(categories=["L"]), min_size=1, max_size=100)
+
+
+def _note_text():
+    # Starts with a letter: a note of only spaces is blank, which the contract refuses.
+    return st.builds(
+        lambda first, rest: first + rest,
+        st.characters(categories=["L"]),
+        st.text(TEXT, max_size=3000),
+    )
+
+
+@st.composite
+def accepted_submissions(draw) -> dict:
+    """A submission the contract accepts: a shipped example with generated values in it."""
+    body = copy.deepcopy(example(draw(st.sampled_from(EXAMPLES))))
+    body["external_id"] = draw(st.none() | st.text(TEXT, max_size=100))
+    body["urgency"] = draw(st.sampled_from(["standard", "expedited"]))
+    if draw(st.booleans()):
+        body["line_of_business"] = draw(st.sampled_from(LineOfBusiness.values))
+    body["member"]["member_id"] = draw(
+        st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", min_size=4, max_size=64)
+    )
+    body["member"]["first_name"] = draw(NAME)
+    body["member"]["last_name"] = draw(NAME)
+    body["member"]["sex"] = draw(st.sampled_from(["female", "male", "other", "unknown", None]))
+    body["attachments"] = [
+        {**attachment, "title": draw(st.text(TEXT, max_size=200)), "text": draw(_note_text())}
+        for attachment in body.get("attachments") or []
+    ]
+    return body
+
+
+@schema.hook
+def flatmap_body(context, body):
+    """The intake's bodies: as the schema generates them, or a generated accepted submission."""
+    operation = context.operation
+    if operation is not None and (operation.method.upper(), operation.path) == (
+        "POST",
+        "/api/v1/requests/",
+    ):
+        return st.one_of(st.just(body), accepted_submissions())
+    return st.just(body)
+
 
 @schema.parametrize()
 @hypothesis_settings(
@@ -92,6 +153,35 @@ def test_generated_requests_get_no_server_error_and_match_the_schema(
         },
         checks=CHECKS,
     )
+
+
+def test_generated_submissions_are_accepted_too(provider_a, unthrottled, wsgi_in_test_transaction):
+    # given the intake operation's cases as schemathesis generates them (the hook above included)
+    token, _ = Token.objects.get_or_create(user=provider_a)
+    statuses: list[int] = []
+
+    @given(case=schema["/api/v1/requests/"]["POST"].as_strategy())
+    @hypothesis_settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def submit(case):
+        response = case.call_and_validate(
+            headers={"Authorization": f"Token {token.key}", "Idempotency-Key": uuid.uuid4().hex},
+            checks=CHECKS,
+        )
+        statuses.append(response.status_code)
+
+    # when they are sent
+    submit()
+
+    # then none was a server error, some were refused and some were accepted and stored
+    assert statuses and max(statuses) < 500
+    accepted = statuses.count(201)
+    assert accepted > 0, statuses
+    assert any(400 <= status < 500 for status in statuses), statuses
+    assert PriorAuthRequest.objects.filter(submitted_by=provider_a).count() == accepted
 
 
 # --- Body size and depth -----------------------------------------------------------------------
@@ -249,3 +339,40 @@ def test_auditors_are_not_held_to_the_provider_rate(auditor, three_per_minute):
     api = token_client(auditor)
 
     assert [api.get("/api/v1/audit/determinations/").status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_lose_no_count(live_server, provider_a, settings):
+    """Thirty requests at once through a threaded server: exactly the rate passes (atomic INCR)."""
+    import time
+
+    import requests
+
+    settings.REST_FRAMEWORK = _rates(settings.REST_FRAMEWORK, "10/min")
+    key = ProviderTokenThrottle.cache_format % {"scope": "provider", "ident": provider_a.pk}
+    token, _ = Token.objects.get_or_create(user=provider_a)
+    # All thirty inside one fixed window: start early in a minute, never across its end.
+    while time.time() % 60 > 45:
+        time.sleep(0.5)
+    cache.delete(f"{key}:{int(time.time() // 60)}")
+    start = threading.Barrier(30)
+    statuses: list[int] = []
+
+    def call():
+        start.wait()
+        response = requests.get(
+            f"{live_server.url}/api/v1/requests/",
+            headers={"Authorization": f"Token {token.key}"},
+            timeout=60,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+
+    assert len(statuses) == 30
+    assert statuses.count(200) == 10, statuses
+    assert statuses.count(429) == 20, statuses
