@@ -19,6 +19,7 @@ from pas.fhir import (
     ADJUDICATION,
     CLAIM_TYPE,
     LAMINA_REQUEST,
+    NPI,
     PAS,
     PAS_EXT,
     REVIEW_ACTIONS,
@@ -221,6 +222,40 @@ def _patient(pa_request: PriorAuthRequest, patient_id: str) -> dict:
     return patient
 
 
+LAMINA_PAYER = {
+    "resourceType": "Organization",
+    "id": "lamina",
+    "active": True,
+    "type": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                    "code": "pay",
+                    "display": "Payer",
+                }
+            ]
+        }
+    ],
+    "name": "Lamina",
+}
+
+
+def _organization(organization) -> dict | None:
+    """The submitting organization as a FHIR Organization (NPI when it has one)."""
+    if organization is None:
+        return None
+    resource = {
+        "resourceType": "Organization",
+        "id": f"organization-{organization.pk}",
+        "active": True,
+        "name": organization.name,
+    }
+    if organization.npi:
+        resource["identifier"] = [{"system": NPI, "value": organization.npi}]
+    return resource
+
+
 def _ref(resource: dict | None) -> str | None:
     if isinstance(resource, dict) and resource.get("resourceType") and resource.get("id"):
         return f"{resource['resourceType']}/{resource['id']}"
@@ -273,6 +308,12 @@ def claim_response(
     included = [patient]
     insurer = record.insurer if record else None
     requestor = record.requestor if record else None
+    # A request that came through the REST API has no Claim: the payer and the submitting
+    # organization are described here, so every response names them.
+    if not _ref(insurer):
+        insurer = LAMINA_PAYER
+    if not _ref(requestor):
+        requestor = _organization(pa_request.organization)
     for resource in (insurer, requestor):
         if _ref(resource) and resource not in included:
             included.append(resource)
@@ -306,6 +347,12 @@ def claim_response(
         response["requestor"] = {"reference": _ref(requestor)}
     if record and record.claim_id:
         response["request"] = {"reference": f"Claim/{record.claim_id}"}
+    else:
+        # No Claim resource to point at: the request by its identifier (a logical reference).
+        response["request"] = {
+            "type": "Claim",
+            "identifier": {"system": LAMINA_REQUEST, "value": pa_request.reference},
+        }
     if determination is not None and determination.outcome != Outcome.WITHDRAWN:
         response["extension"] = [
             {
@@ -448,6 +495,10 @@ def held_response_bundle(held, *, base: str, now=None, cancelled: bool = False) 
     patient_id = record.get("patient_id") or f"held-{held.pk}"
     notes = _Notes()
     insurer, requestor = record.get("insurer"), record.get("requestor")
+    if not _ref(insurer):
+        insurer = LAMINA_PAYER
+    if not _ref(requestor):
+        requestor = _organization(held.organization)
     included: list[dict] = [
         {"resourceType": "Patient", "id": patient_id, "identifier": _held_identifiers(held)}
     ]

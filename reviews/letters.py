@@ -163,7 +163,25 @@ def letter_context(determination: Determination) -> dict:
             if adverse and determination.kind == Determination.Kind.INITIAL
             else None
         ),
+        # When only time stood in the way: the date the request would qualify as it stands.
+        "eligible_on": _eligible_on(pa_request) if adverse else None,
         "generated_at": timezone.now(),
+    }
+
+
+def _eligible_on(pa_request) -> dict | None:
+    evaluation = pa_request.evaluations.order_by("-round").first()
+    if evaluation is None or evaluation.eligible_on is None:
+        return None
+    return {
+        "date": evaluation.eligible_on,
+        "criteria": [
+            {
+                "criterion": r.get("criterion") or r.get("check") or "",
+                "statement": r.get("statement", ""),
+            }
+            for r in evaluation.eligible_on_reasons or []
+        ],
     }
 
 

@@ -27,12 +27,12 @@ class RecheckInput(StrictInput):
 
 
 class RecheckOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    request_id = serializers.IntegerField()
-    date = serializers.DateField(source="on_date")
+    id = serializers.IntegerField(help_text="The recheck's id.")
+    request_id = serializers.IntegerField(help_text="The request it evaluates again.")
+    date = serializers.DateField(source="on_date", help_text="The day it runs.")
     state = serializers.CharField(help_text="`scheduled`, `done` or `skipped`.")
     outcome = serializers.CharField(help_text="Why a due recheck was skipped (empty otherwise).")
-    created_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(help_text="When it was asked.")
 
 
 class RequestRecheckApi(APIView):

@@ -4,6 +4,7 @@ The input side, the intake contract, is reviews.contract (REST and FHIR share it
 """
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -69,6 +70,13 @@ class ConsistencyFindingOutput(serializers.Serializer):
     severity = serializers.CharField(
         help_text="`red_flag` (a physician reviews) or `review` (a reviewer reads it)."
     )
+
+
+class EligibleReasonOutput(serializers.Serializer):
+    criterion = serializers.CharField(help_text="The criterion (or timed check) time cures.")
+    statement = serializers.CharField(help_text="What it asks.")
+    facts = serializers.DictField(help_text="The facts it read at the evaluation.")
+    threshold = serializers.CharField(help_text="The threshold, in the engine's notation.")
 
 
 class MissingInformationOutput(serializers.Serializer):
@@ -235,6 +243,45 @@ class RequestDetailOutput(RequestListOutput):
     determination = serializers.SerializerMethodField(
         help_text="The latest determination, or null while there is none."
     )
+    eligible_on = serializers.SerializerMethodField(
+        help_text="When only time keeps the request from approval (days of care, months of pain, "
+        "the interval since the last procedure): the earliest date it would qualify if its facts "
+        "stay as they are. Null otherwise. Ask for a recheck on that date with POST "
+        "`recheck/`."
+    )
+    eligible_on_reasons = serializers.SerializerMethodField(
+        help_text="The criteria (or timed checks) that date cures, each with the facts read and "
+        "the threshold."
+    )
+
+    def _latest_evaluation(self, pa_request):
+        cache = self.context.setdefault("_latest_evaluation", {})
+        if pa_request.pk not in cache:
+            cache[pa_request.pk] = pa_request.evaluations.order_by("-round").first()
+        return cache[pa_request.pk]
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_eligible_on(self, pa_request) -> str | None:
+        evaluation = self._latest_evaluation(pa_request)
+        if evaluation is None or evaluation.eligible_on is None:
+            return None
+        return evaluation.eligible_on.isoformat()
+
+    @extend_schema_field(EligibleReasonOutput(many=True))
+    def get_eligible_on_reasons(self, pa_request) -> list[dict]:
+        evaluation = self._latest_evaluation(pa_request)
+        if evaluation is None:
+            return []
+        return [
+            {
+                "criterion": str(item.get("criterion") or item.get("check") or ""),
+                "statement": str(item.get("statement") or ""),
+                "facts": dict(item.get("facts") or {}),
+                "threshold": str(item.get("threshold") or ""),
+            }
+            for item in evaluation.eligible_on_reasons or []
+            if isinstance(item, dict)
+        ]
 
     def get_levels(self, pa_request) -> list[str]:
         return list(pa_request.service.get("levels") or [])

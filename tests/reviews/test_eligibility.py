@@ -254,8 +254,9 @@ def test_the_provider_asks_a_recheck_and_it_approves_on_the_day(policies, provid
     url = f"/api/v1/requests/{pa_request.pk}/recheck/"
 
     detail = api_a.get(f"/api/v1/requests/{pa_request.pk}/").json()
-    if "eligible_on" in detail:
-        assert detail["eligible_on"] == eligible.isoformat()
+    assert detail["eligible_on"] == eligible.isoformat()
+    assert [r["criterion"] for r in detail["eligible_on_reasons"]] == ["ESI-05"]
+    assert detail["eligible_on_reasons"][0]["facts"]["conservative_care.failed_days"] == 20
 
     first = post_json(api_a, url, {"date": eligible.isoformat()}, key="recheck-1")
     assert first.status_code == 201, first.content
@@ -360,3 +361,35 @@ def test_the_examples_keep_their_answers():
     body = json.loads(json.dumps(example("fusion-spondylolisthesis-short-therapy")))
     day, _ = _eligible(body, "spinal_fusion", date(2026, 11, 23))
     assert day is None
+
+
+def test_the_fhir_answer_and_the_letter_say_the_date(policies, provider_a, physician):
+    from pas.responses import response_bundle
+    from reviews.letters import letter_context
+    from reviews.services import determination_record
+    from reviews.services.assignments import request_claim
+
+    today = date.today()
+    pa_request = _submitted(provider_a, today - timedelta(days=20))
+    evaluation = evidence_checks_run(pa_request=pa_request)
+    pa_request.refresh_from_db()
+    bundle = response_bundle(pa_request, base="http://testserver/fhir")
+    notes = [
+        n["text"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "ClaimResponse"
+        for n in e["resource"].get("processNote", [])
+    ]
+    assert any(evaluation.eligible_on.isoformat() in text for text in notes), notes
+
+    request_claim(pa_request=pa_request, actor=physician)
+    determination = determination_record(
+        pa_request=pa_request,
+        outcome="denied",
+        actor=physician,
+        reasons=[{"criterion": "ESI-05"}],
+        rationale="Four weeks of conservative care have not yet failed.",
+    )
+    context = letter_context(determination)
+    assert context["eligible_on"]["date"] == evaluation.eligible_on
+    assert [c["criterion"] for c in context["eligible_on"]["criteria"]] == ["ESI-05"]
