@@ -84,12 +84,26 @@ def esi() -> dict:
     c = body["clinical"]
     c["symptom_onset_date"] = ago(70)
     c["conservative_care"] = [
-        {"modality": "physical_therapy", "start_date": ago(63), "end_date": ago(14),
-         "visits": 10, "outcome": "failed"},
-        {"modality": "nsaid", "start_date": ago(70), "end_date": None, "outcome": "failed",
-         "detail": "naproxen 500 mg twice daily"},
-        {"modality": "home_exercise", "start_date": ago(14), "end_date": None,
-         "outcome": "ongoing"},
+        {
+            "modality": "physical_therapy",
+            "start_date": ago(63),
+            "end_date": ago(14),
+            "visits": 10,
+            "outcome": "failed",
+        },
+        {
+            "modality": "nsaid",
+            "start_date": ago(70),
+            "end_date": None,
+            "outcome": "failed",
+            "detail": "naproxen 500 mg twice daily",
+        },
+        {
+            "modality": "home_exercise",
+            "start_date": ago(14),
+            "end_date": None,
+            "outcome": "ongoing",
+        },
     ]
     c["imaging"][0]["date"] = ago(35)
     body["attachments"][0].update(
@@ -145,13 +159,27 @@ def vertebral_augmentation() -> dict:
         "external_id": "VA-2026-0077",
         "urgency": "standard",
         "line_of_business": "commercial",
-        "member": {"member_id": "VA10002000", "first_name": "Ruth", "last_name": "Alder",
-                   "birth_date": "1946-05-12", "sex": "female"},
-        "requesting_provider": {"npi": "1679576722", "name": "Priya Raman, MD",
-                                "specialty": "interventional radiology"},
-        "service": {"cpt_codes": ["22514"], "spinal_region": "lumbar", "levels": ["L1"],
-                    "units": 1, "image_guidance": "fluoroscopy", "technique": "kyphoplasty",
-                    "setting": "hospital_outpatient"},
+        "member": {
+            "member_id": "VA10002000",
+            "first_name": "Ruth",
+            "last_name": "Alder",
+            "birth_date": "1946-05-12",
+            "sex": "female",
+        },
+        "requesting_provider": {
+            "npi": "1679576722",
+            "name": "Priya Raman, MD",
+            "specialty": "interventional radiology",
+        },
+        "service": {
+            "cpt_codes": ["22514"],
+            "spinal_region": "lumbar",
+            "levels": ["L1"],
+            "units": 1,
+            "image_guidance": "fluoroscopy",
+            "technique": "kyphoplasty",
+            "setting": "hospital_outpatient",
+        },
         "diagnosis_codes": ["M80.08XA"],
         "clinical": {
             "symptom_onset_date": ago(28),
@@ -162,25 +190,45 @@ def vertebral_augmentation() -> dict:
             "red_flags": dict(NO_RED_FLAGS, osteoporosis_or_chronic_steroids=True),
             "neurological": dict(NORMAL_NEURO),
             "conservative_care": [
-                {"modality": "acetaminophen", "start_date": ago(28), "end_date": None,
-                 "outcome": "failed"},
-                {"modality": "bracing", "start_date": ago(25), "end_date": None,
-                 "outcome": "failed"},
+                {
+                    "modality": "acetaminophen",
+                    "start_date": ago(28),
+                    "end_date": None,
+                    "outcome": "failed",
+                },
+                {
+                    "modality": "bracing",
+                    "start_date": ago(25),
+                    "end_date": None,
+                    "outcome": "failed",
+                },
             ],
             "imaging": [
-                {"modality": "mri", "date": ago(20), "region": "lumbar", "levels": ["L1"],
-                 "findings": ["compression_fracture", "marrow_edema"],
-                 "concordant_with_symptoms": True,
-                 "report_text": "Acute L1 compression fracture with STIR marrow oedema and 30 % "
-                                "anterior height loss. No retropulsion, no canal compromise."}
+                {
+                    "modality": "mri",
+                    "date": ago(20),
+                    "region": "lumbar",
+                    "levels": ["L1"],
+                    "findings": ["compression_fracture", "marrow_edema"],
+                    "concordant_with_symptoms": True,
+                    "report_text": "Acute L1 compression fracture with STIR marrow oedema and 30 % "
+                    "anterior height loss. No retropulsion, no canal compromise.",
+                }
             ],
             "prior_procedures": [],
             "oncology": None,
-            "fracture": {"level": "L1", "onset_date": ago(28), "etiology": "osteoporotic",
-                         "mri_marrow_edema": True, "height_loss_percent": 30,
-                         "progressive_height_loss": True, "kyphotic_deformity": False,
-                         "retropulsion": False, "hospitalized": False,
-                         "bone_density_referral": True},
+            "fracture": {
+                "level": "L1",
+                "onset_date": ago(28),
+                "etiology": "osteoporotic",
+                "mri_marrow_edema": True,
+                "height_loss_percent": 30,
+                "progressive_height_loss": True,
+                "kyphotic_deformity": False,
+                "retropulsion": False,
+                "hospitalized": False,
+                "bone_density_referral": True,
+            },
             "smoking_status": "never",
             "coagulopathy": False,
             "contrast_or_cement_allergy": False,
@@ -188,20 +236,26 @@ def vertebral_augmentation() -> dict:
             "bmi": 23.1,
         },
         "attachments": [
-            {"kind": "clinical_note", "date": ago(6), "title": "Spine clinic visit",
-             "text": "80-year-old woman with osteoporosis and severe mid-back pain for four "
-                     "weeks despite acetaminophen and a brace. Pain 7/10, worse on standing. "
-                     "MRI shows an acute L1 compression fracture with marrow oedema and 30 % "
-                     "height loss. Neurologically intact. Referred for bone density evaluation. "
-                     "Plan: L1 kyphoplasty."}
+            {
+                "kind": "clinical_note",
+                "date": ago(6),
+                "title": "Spine clinic visit",
+                "text": "80-year-old woman with osteoporosis and severe mid-back pain for four "
+                "weeks despite acetaminophen and a brace. Pain 7/10, worse on standing. "
+                "MRI shows an acute L1 compression fracture with marrow oedema and 30 % "
+                "height loss. Neurologically intact. Referred for bone density evaluation. "
+                "Plan: L1 kyphoplasty.",
+            }
         ],
     }
 
 
 def fusion() -> dict:
     """The fusion example with what it lacked: 7 weeks of failed PT and a non-smoker."""
-    body = _shifted(copy.deepcopy(example("fusion-spondylolisthesis-short-therapy")),
-                    (today() - EXAMPLE_ANCHOR).days)
+    body = _shifted(
+        copy.deepcopy(example("fusion-spondylolisthesis-short-therapy")),
+        (today() - EXAMPLE_ANCHOR).days,
+    )
     c = body["clinical"]
     c["conservative_care"][0].update(start_date=ago(63), end_date=ago(14), visits=14)
     c["smoking_status"] = "never"
@@ -209,12 +263,16 @@ def fusion() -> dict:
     c["diabetes"] = False
     c["psych_screen"] = {"instrument": "phq9", "score": 3, "unmanaged_disorder": False}
     body["attachments"] = [
-        {"kind": "clinical_note", "date": ago(7), "title": "Spine surgery consultation",
-         "text": "63-year-old woman with low back and bilateral leg pain, worse with walking. "
-                 "Seven weeks of physical therapy (14 visits) and naproxen without relief. "
-                 "Never smoked. MRI: grade 1 degenerative anterolisthesis of L4 on L5 with "
-                 "moderate central stenosis; flexion-extension films show 4.5 mm of motion. "
-                 "Plan: L4-L5 decompression and instrumented fusion."}
+        {
+            "kind": "clinical_note",
+            "date": ago(7),
+            "title": "Spine surgery consultation",
+            "text": "63-year-old woman with low back and bilateral leg pain, worse with walking. "
+            "Seven weeks of physical therapy (14 visits) and naproxen without relief. "
+            "Never smoked. MRI: grade 1 degenerative anterolisthesis of L4 on L5 with "
+            "moderate central stenosis; flexion-extension films show 4.5 mm of motion. "
+            "Plan: L4-L5 decompression and instrumented fusion.",
+        }
     ]
     return body
 

@@ -1,5 +1,6 @@
 """The real path for the clinical suite: the provider API's intake, then the evidence checks."""
 
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -34,17 +35,37 @@ class Outcome:
         return json.dumps(parts, default=str).lower()
 
 
+_members = itertools.count(1)
+
+
+def fresh_member(body: dict) -> dict:
+    """The body for a member of its own, so no earlier request of the suite is its history."""
+    number = next(_members)
+    body["member"]["member_id"] = f"ADV{number:06d}"
+    body["external_id"] = f"ADV-{number:06d}"
+    return body
+
+
 @pytest.fixture
 def submit(api_a, policies, settings):
-    """Submit a body under a profile through the API and run the evidence checks on it."""
+    """Submit a body under a profile through the API and run the evidence checks on it.
 
-    def run(body: dict, profile: str = "baseline") -> Outcome:
+    Each body is a new member's unless `fresh=False` (a case that builds the member's history)."""
+
+    def run(
+        body: dict, profile: str = "baseline", *, fresh: bool = True, refused_ok: bool = False
+    ) -> Outcome | None:
+        if fresh:
+            fresh_member(body)
         settings.POLICY_PROFILES = {
             "commercial": profile,
             "medicare_advantage": profile,
             "medicaid": profile,
         }
         response = post_json(api_a, "/api/v1/requests/", body)
+        if refused_ok and response.status_code == 400:
+            assert not PriorAuthRequest.objects.filter(external_id=body.get("external_id")).exists()
+            return None
         assert response.status_code == 201, response.json()
         pa_request = PriorAuthRequest.objects.get(pk=response.json()["id"])
         evaluation = evidence_checks_run(pa_request=pa_request)

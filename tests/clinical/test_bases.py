@@ -17,7 +17,9 @@ def test_base_approves(submit, family, profile):
     assert outcome.status == "approved"
 
 
-@pytest.mark.parametrize("family", [f for f, p in APPROVABLE_UNDER.items() if len(p) < len(PROFILES)])
+@pytest.mark.parametrize(
+    "family", [f for f, p in APPROVABLE_UNDER.items() if len(p) < len(PROFILES)]
+)
 def test_chronic_facet_pain_goes_to_a_physician_under_evidence_strict(submit, family):
     """FJ-02 needs 3 months of pain; evidence_strict's decisive GEN-09 refers exactly that."""
     outcome = submit(BASES[family](), "evidence_strict")
