@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from reviews.clocks import clock_state_at
 from reviews.models import (
     REVIEW_STATUSES,
+    Appeal,
     AuditEvent,
     Determination,
     Evaluation,
@@ -27,6 +29,7 @@ from reviews.models import (
     Status,
 )
 from reviews.selectors import request_list_for
+from reviews.services.appeals import PARTICIPATION_ACTIONS
 from reviews.services.assignments import QUEUE_OF_ROLE
 
 QUEUE_PAGE_SIZE = 25
@@ -96,8 +99,51 @@ def _search(queryset: QuerySet, text: str) -> QuerySet:
     return queryset.filter(condition)
 
 
+def with_queue_facts(queryset: QuerySet, *, user) -> QuerySet[PriorAuthRequest]:
+    """Annotate each request with what the queue orders and badges by, in the same query:
+
+    - appeal_due_at / appeal_filed_at: the open appeal's own clock (null without one);
+    - queue_due_at: the due time that counts now, the appeal's while under appeal;
+    - answered: the provider answered a request for information on it;
+    - took_part: for a physician, whether they worked on the case before its open appeal was
+      filed (reviews.services.appeals.took_part_in_review, the same rule as one query).
+    """
+    appeal = Appeal.objects.filter(
+        request=OuterRef("pk"), status=Appeal.AppealStatus.OPEN
+    ).order_by("-filed_at")
+    queryset = queryset.annotate(
+        appeal_due_at=Subquery(appeal.values("due_at")[:1]),
+        appeal_filed_at=Subquery(appeal.values("filed_at")[:1]),
+    ).annotate(
+        queue_due_at=Coalesce("appeal_due_at", "due_at"),
+        answered=Exists(
+            InformationRequest.objects.filter(request=OuterRef("pk"), answered_at__isnull=False)
+        ),
+    )
+    if getattr(user, "role", "") == Role.PHYSICIAN:
+        before = OuterRef("appeal_filed_at")
+        queryset = queryset.annotate(
+            took_part=Exists(Determination.objects.filter(request=OuterRef("pk"), decided_by=user))
+            | Exists(
+                ReviewNote.objects.filter(
+                    request=OuterRef("pk"), author=user, created_at__lt=before
+                )
+            )
+            | Exists(
+                AuditEvent.objects.filter(
+                    request_id_ref=OuterRef("pk"),
+                    actor=user,
+                    action__in=PARTICIPATION_ACTIONS,
+                    occurred_at__lt=before,
+                )
+            )
+        )
+    return queryset
+
+
 def queue_list_for(*, user, filters: QueueFilters) -> QuerySet[PriorAuthRequest]:
-    """The cases awaiting the user's role, filtered, most urgent (earliest due) first."""
+    """The cases awaiting the user's role, filtered, most urgent first: by the due time that
+    counts now (an appeal's own, not the original request's)."""
     statuses = queue_statuses_for(user=user)
     queryset = request_list_for(user=user).filter(status__in=statuses)
     if filters.status in statuses:
@@ -115,7 +161,7 @@ def queue_list_for(*, user, filters: QueueFilters) -> QuerySet[PriorAuthRequest]
         queryset = queryset.filter(assigned_to__isnull=True)
     if filters.q:
         queryset = _search(queryset, filters.q)
-    return queryset.order_by("due_at", "pk")
+    return with_queue_facts(queryset, user=user).order_by("queue_due_at", "pk")
 
 
 @dataclass
@@ -127,6 +173,14 @@ class QueueRow:
     can_release: bool
     family_label: str
     error: str = ""
+    # The due time that counts now: the open appeal's own, else the request's.
+    due_at: datetime | None = None
+    # The open appeal's due time, when the case is under appeal.
+    appeal_due_at: datetime | None = None
+    # The provider answered a request for information on this case (the "answered" badge).
+    answered: bool = False
+    # False on an appeal this user may not work (they took part in the case): no claim, no act.
+    appeal_eligible: bool = True
 
 
 def _age(received_at: datetime, now: datetime) -> str:
@@ -148,18 +202,47 @@ def family_label(family: str) -> str:
     return dict(Family.choices).get(family, family.replace("_", " "))
 
 
+QUEUE_FACTS = ("appeal_due_at", "appeal_filed_at", "queue_due_at", "answered", "took_part")
+
+
+def _queue_facts(pa_request: PriorAuthRequest, user) -> dict:
+    """with_queue_facts' annotations of the request for this user: from the row when it was read
+    through queue_list_for for them, else read now in one query."""
+    if hasattr(pa_request, "queue_due_at"):
+        return {name: getattr(pa_request, name, None) for name in QUEUE_FACTS}
+    names = [n for n in QUEUE_FACTS if n != "took_part" or user.role == Role.PHYSICIAN]
+    queryset = PriorAuthRequest.objects.filter(pk=pa_request.pk)
+    return with_queue_facts(queryset, user=user).values(*names).first() or {}
+
+
 def queue_row(*, pa_request: PriorAuthRequest, user, now: datetime | None = None, error: str = ""):
-    """One row as the queue shows it: live clock badge, age, and what the user may do with it."""
+    """One row as the queue shows it: live clock badge (the appeal's own clock while under
+    appeal), age, the answered badge, and what the user may do with it."""
     now = now or timezone.now()
+    facts = _queue_facts(pa_request, user)
     acting = user.role in ACTING_ROLES and pa_request.status in QUEUE_OF_ROLE.get(user.role, set())
+    under_appeal = pa_request.status == Status.APPEAL and facts.get("appeal_due_at") is not None
+    eligible = not under_appeal or (user.role == Role.PHYSICIAN and not facts.get("took_part"))
+    if under_appeal:
+        clock = clock_state_at(
+            received_at=facts["appeal_filed_at"], due_at=facts["appeal_due_at"], now=now
+        )
+    else:
+        clock = clock_state_at(
+            received_at=pa_request.received_at, due_at=pa_request.due_at, now=now
+        )
     return QueueRow(
         pa_request=pa_request,
-        clock=clock_state_at(received_at=pa_request.received_at, due_at=pa_request.due_at, now=now),
+        clock=clock,
         age=_age(pa_request.received_at, now),
-        can_claim=acting and pa_request.assigned_to_id is None,
+        can_claim=acting and pa_request.assigned_to_id is None and eligible,
         can_release=acting and pa_request.assigned_to_id == user.pk,
         family_label=family_label(pa_request.procedure_family),
         error=error,
+        due_at=facts.get("queue_due_at") or pa_request.due_at,
+        appeal_due_at=facts["appeal_due_at"] if under_appeal else None,
+        answered=bool(facts.get("answered")),
+        appeal_eligible=eligible,
     )
 
 
