@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from pas.fhir import (
     CPT_SYSTEMS,
     ICD10CM,
+    LAMINA_REQUEST,
     LOINC,
     NPI,
     PAS_EXT,
@@ -241,7 +242,9 @@ def resource_validate(data: Any, expected: str | tuple[str, ...]) -> Any:
             for err in exc.errors()[:50]
         ]
         raise FhirError(400, issues) from exc
-    except (KeyError, ValueError, TypeError, RecursionError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # fhir.resources lets a few wrongly typed primitives (a boolean as a url) escape as
+        # AttributeError: still a structural problem of the body.
         raise FhirError(400, [issue(f"Not a valid {rtype}: {exc}", code="structure")]) from exc
 
 
@@ -1093,30 +1096,48 @@ def validation_issues(mapped: MappedClaim, fields: dict[str, list[str]]) -> list
 
 
 def inquiry_keys(bundle: dict) -> dict:
-    """What a Claim/$inquire bundle identifies: the Claim's identifiers, the member, the provider
-    and the items (query by example, as the PAS guide describes)."""
+    """What a Claim/$inquire bundle asks about, query by example as PAS 2.2.1 describes: the member
+    (Coverage or Patient member id), the provider (NPI), the services (item codes, any system) and
+    the item trace numbers. Claim.identifier is the inquiry's own trace number, not a key; only
+    Lamina's own reference (urn:lamina:request), when sent, names a request."""
     reader = _Reader(bundle)
     cx, claim = reader.claim()
     member, _ = reader.member(claim, cx)
     issues = list(reader.issues)
     reader.issues = []
     provider, _ = reader.provider(claim, cx)
-    if issues:
+    if issues or not (member or {}).get("member_id"):
         # Without the member the inquiry cannot be matched; a missing birth date does not matter.
-        raise FhirError(422, issues)
-    cpt_codes = [
-        str(c.get("code"))
-        for _, item in _sorted_by_sequence(claim.get("item"))
-        for c in (item.get("productOrService") or {}).get("coding") or []
-        if isinstance(c, dict) and c.get("system") in CPT_SYSTEMS and c.get("code")
-    ]
+        raise FhirError(
+            422,
+            issues
+            or [
+                issue(
+                    "The inquiry names no member id (Coverage or Patient identifier typed MB/MIN, "
+                    "or the subscriber id).",
+                    expression=f"{cx}.insurance",
+                    code="required",
+                )
+            ],
+        )
+    codes, traces = [], []
+    for _, item in _sorted_by_sequence(claim.get("item")):
+        codes.extend(
+            str(c["code"])
+            for c in (item.get("productOrService") or {}).get("coding") or []
+            if isinstance(c, dict) and c.get("code")
+        )
+        trace = (_extension(item, PAS_EXT + "itemTraceNumber") or {}).get("valueIdentifier")
+        if isinstance(trace, dict) and trace.get("value"):
+            traces.append(str(trace["value"]))
     return {
-        "identifiers": [
-            (str(i.get("system") or ""), str(i["value"]))
+        "references": [
+            str(i["value"])
             for i in claim.get("identifier") or []
-            if isinstance(i, dict) and i.get("value")
+            if isinstance(i, dict) and i.get("system") == LAMINA_REQUEST and i.get("value")
         ],
-        "member_id": (member or {}).get("member_id"),
+        "member_id": member["member_id"],
         "provider_npi": provider.get("npi"),
-        "cpt_codes": cpt_codes,
+        "codes": codes,
+        "trace_numbers": traces,
     }

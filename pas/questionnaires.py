@@ -127,6 +127,12 @@ CATALOGUE: tuple[Field, ...] = (
         "Setting",
         options=api.SETTINGS,
     ),
+    _f(
+        f"{S}.facet_resection_percent",
+        "decimal",
+        "Planned facet joint removal, percent (fusion with decompression)",
+        families=FUSION,
+    ),
     _f(f"{S}.planned_date", "date", "Planned date"),
     # --- the clinical facts --------------------------------------------------------------------
     _f(f"{C}.symptom_onset_date", "date", "Start of the current episode"),
@@ -295,6 +301,11 @@ CATALOGUE: tuple[Field, ...] = (
             _f(f"{C}.oncology.sins_score", "integer", "SINS score (0-18)"),
             _f(f"{C}.oncology.radiotherapy_to_level", "boolean", "Radiotherapy to the level"),
             _f(
+                f"{C}.oncology.recurrence_after_radiotherapy",
+                "boolean",
+                "Tumour recurred at the level after radiotherapy",
+            ),
+            _f(
                 f"{C}.oncology.deficit_progressing_despite_radiotherapy",
                 "boolean",
                 "Deficit progressing despite radiotherapy",
@@ -341,6 +352,13 @@ CATALOGUE: tuple[Field, ...] = (
         "Levels fused before",
         repeats=True,
         families=FUSION | FACET_OR_RFA,
+    ),
+    _f(
+        f"{C}.prior_discectomy_levels",
+        "string",
+        "Levels of an earlier discectomy",
+        repeats=True,
+        families=FUSION,
     ),
     _f(
         f"{C}.smoking_status",

@@ -43,7 +43,7 @@ from pas.schema import (
     SUBSCRIPTION_STATUS,
     SUBSCRIPTION_UPDATE,
 )
-from pas.selectors import claim_inquire_match, subscription_get_for
+from pas.selectors import claim_inquire_matches, subscription_get_for
 from pas.services import (
     checks_wait,
     subscription_create,
@@ -246,21 +246,25 @@ class ClaimInquireApi(FhirView):
     def post(self, request):
         bundle = self.body(request, "Bundle")
         keys = inquiry_keys(bundle)
-        pa_request = claim_inquire_match(user=request.user, keys=keys)
-        if pa_request is None:
-            raise FhirError(
-                404,
-                [
-                    issue(
-                        "No prior-authorization request of your organization matches the inquiry.",
-                        code="not-found",
-                    )
-                ],
+        matches = claim_inquire_matches(user=request.user, keys=keys)
+        for pa_request in matches:
+            audit_record(
+                action="request_viewed",
+                subject=pa_request,
+                actor=request.user,
+                data={"via": "fhir", "operation": "inquire"},
             )
-        audit_record(
-            action="request_viewed", subject=pa_request, actor=request.user, data={"via": "fhir"}
-        )
-        return fhir_response(response_bundle(pa_request, base=_base(request), inquiry=True))
+        # PAS 2.2.1: a Parameters with 0..* `return` Bundles (inquiry response Bundles).
+        parameters: dict = {"resourceType": "Parameters"}
+        if matches:
+            parameters["parameter"] = [
+                {
+                    "name": "return",
+                    "resource": response_bundle(pa_request, base=_base(request), inquiry=True),
+                }
+                for pa_request in matches
+            ]
+        return fhir_response(parameters)
 
 
 class SubscriptionCreateApi(FhirView):

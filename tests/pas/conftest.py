@@ -168,12 +168,28 @@ def bundle_from_request(
 # --- Reading responses -------------------------------------------------------------------------
 
 
+def inquiry_results(body: dict) -> list[dict]:
+    """The response Bundles of a $inquire answer (PAS 2.2.1: Parameters with 0..* `return`)."""
+    assert body["resourceType"] == "Parameters", body
+    return [p["resource"] for p in body.get("parameter", []) if p["name"] == "return"]
+
+
+def one_result(body: dict) -> dict:
+    """The response Bundle of an answer: a $submit Bundle, or a $inquire with exactly one match."""
+    if body["resourceType"] == "Parameters":
+        results = inquiry_results(body)
+        assert len(results) == 1, results
+        return results[0]
+    return body
+
+
 def claim_response(bundle: dict) -> dict:
-    return entry_of(bundle, "ClaimResponse")
+    return entry_of(one_result(bundle), "ClaimResponse")
 
 
 def review_actions(response_bundle: dict) -> list[str]:
     out = []
+    response_bundle = one_result(response_bundle)
     for item in claim_response(response_bundle)["item"]:
         for adjudication in item["adjudication"]:
             for ext in adjudication.get("extension", []):

@@ -3,12 +3,13 @@
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.questionnaire import Questionnaire
 from rest_framework.test import APIClient
 
 from pas.questionnaires import FAMILIES, FIELDS, questionnaire_id
 from reviews.contract import ClinicalInput, ServiceInput
-from reviews.models import AuditEvent, PriorAuthRequest
+from reviews.models import AuditEvent, Member, PriorAuthRequest
 from tests.pas.conftest import (
     INQUIRE,
     SUBMIT,
@@ -16,6 +17,7 @@ from tests.pas.conftest import (
     claim_response,
     entry_of,
     fhir_example,
+    inquiry_results,
     post_fhir,
     review_actions,
     surgical_bundle,
@@ -44,27 +46,81 @@ def test_inquire_returns_the_current_claim_response(api_a):
 
     response = post_fhir(api_a, INQUIRE, _inquiry())
 
+    # then a Parameters with one `return`: the inquiry response Bundle, with the inquiry profiles
     assert response.status_code == 200, response.content
     body = response.json()
-    Bundle.model_validate(body)
+    Parameters.model_validate(body)
+    [bundle] = inquiry_results(body)
+    Bundle.model_validate(bundle)
+    assert bundle["meta"]["profile"][0].endswith("profile-pas-inquiry-response-bundle")
     assert review_actions(body) == ["A4"]
     cr = claim_response(body)
     assert cr["meta"]["profile"][0].endswith("profile-claiminquiryresponse")
     assert {"system": "urn:lamina:request", "value": pa_request.reference} in cr["identifier"]
+    # the submitted Claim's identifier is kept with its system, as are the item trace numbers
+    sent = claim(surgical_bundle())
     assert {
-        "system": "http://example.org/PATIENT_EVENT_TRACE_NUMBER",
-        "value": "16139462398",
+        "system": sent["identifier"][0]["system"],
+        "value": sent["identifier"][0]["value"],
     } in cr["identifier"]
+    assert cr["request"] == {"reference": f"Claim/{sent['id']}"}
+    assert cr["insurer"] == {"reference": "Organization/InsurerExample"}
     assert AuditEvent.objects.filter(
         action="request_viewed", request_id_ref=pa_request.pk, data__via="fhir"
     ).exists()
 
 
-def test_inquire_matches_the_member_too(api_a):
+def test_the_inquiry_identifier_is_its_own_trace_number_not_a_key(api_a):
+    # PAS 2.2.1: Claim.identifier of the inquiry is the inquiry's trace number
     post_fhir(api_a, SUBMIT, surgical_bundle())
-    response = post_fhir(api_a, INQUIRE, _inquiry(member_id="9999999999"))
-    assert response.status_code == 404
-    assert response.json()["resourceType"] == "OperationOutcome"
+    body = post_fhir(api_a, INQUIRE, _inquiry(identifier="inquiry-trace-77")).json()
+    assert len(inquiry_results(body)) == 1
+
+
+def test_inquire_answers_every_match_and_none(api_a):
+    first = surgical_bundle()
+    post_fhir(api_a, SUBMIT, first)
+    second = surgical_bundle()
+    claim(second)["identifier"][0]["value"] = "another-trace"
+    second["identifier"] = {**second["identifier"], "value": "another-bundle"}
+    post_fhir(api_a, SUBMIT, second)
+    assert PriorAuthRequest.objects.count() == 2
+
+    body = post_fhir(api_a, INQUIRE, _inquiry()).json()
+    Parameters.model_validate(body)
+    references = [
+        claim_response({"resourceType": "Bundle", **b})["id"] for b in inquiry_results(body)
+    ]
+    assert references == [r.reference for r in PriorAuthRequest.objects.order_by("-pk")]
+
+    none = post_fhir(api_a, INQUIRE, _inquiry(member_id="9999999999"))
+    assert none.status_code == 200
+    assert none.json() == {"resourceType": "Parameters"}
+
+
+def test_inquire_matches_item_trace_numbers_when_given(api_a):
+    sent = surgical_bundle()
+    post_fhir(api_a, SUBMIT, sent)
+    traced = [
+        e
+        for e in claim(sent)["item"][0].get("extension", [])
+        if e["url"].endswith("itemTraceNumber")
+    ]
+    inquiry = _inquiry()
+    item = claim(inquiry)["item"][0]
+    item["extension"] = [
+        e for e in item.get("extension", []) if not e["url"].endswith("itemTraceNumber")
+    ]
+    if traced:
+        item["extension"].append(traced[0])
+        assert len(inquiry_results(post_fhir(api_a, INQUIRE, inquiry).json())) == 1
+    other = {
+        "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-itemTraceNumber",
+        "valueIdentifier": {"system": "http://example.org/ITEM_TRACE", "value": "no-such-item"},
+    }
+    item["extension"] = [e for e in item["extension"] if not e["url"].endswith("itemTraceNumber")]
+    item["extension"].append(other)
+    assert inquiry_results(post_fhir(api_a, INQUIRE, inquiry).json()) == []
 
 
 def test_inquire_by_lamina_reference(api_a):
@@ -74,20 +130,37 @@ def test_inquire_by_lamina_reference(api_a):
     claim(inquiry)["identifier"] = [{"system": "urn:lamina:request", "value": pa_request.reference}]
     response = post_fhir(api_a, INQUIRE, inquiry)
     assert response.status_code == 200, response.content
+    assert len(inquiry_results(response.json())) == 1
+    claim(inquiry)["identifier"] = [{"system": "urn:lamina:request", "value": "PA-99999999"}]
+    assert inquiry_results(post_fhir(api_a, INQUIRE, inquiry).json()) == []
 
 
 def test_inquire_about_another_service_finds_nothing(api_a):
     post_fhir(api_a, SUBMIT, surgical_bundle())
     inquiry = _inquiry()
     claim(inquiry)["item"][0]["productOrService"]["coding"][0]["code"] = "22633"
-    assert post_fhir(api_a, INQUIRE, inquiry).status_code == 404
+    assert inquiry_results(post_fhir(api_a, INQUIRE, inquiry).json()) == []
+
+
+def test_inquire_about_a_service_not_coded_in_cpt(api_a):
+    from tests.pas.test_real_bundles import MEMBER_ID, example_bundle
+
+    Member.objects.create(
+        member_id=MEMBER_ID, first_name="Joe", last_name="Smith", birth_date="1960-01-01"
+    )
+    sent = example_bundle("Bundle-ReferralAuthorizationBundleExample")
+    post_fhir(api_a, SUBMIT, sent)
+    inquiry = _inquiry(member_id=MEMBER_ID)
+    claim(inquiry)["item"][0]["productOrService"] = claim(sent)["item"][0]["productOrService"]
+    entry_of(inquiry, "Organization")["identifier"] = []
+    assert len(inquiry_results(post_fhir(api_a, INQUIRE, inquiry).json())) == 1
 
 
 def test_inquire_with_another_providers_npi_finds_nothing(api_a):
     post_fhir(api_a, SUBMIT, surgical_bundle())
     inquiry = _inquiry()
     entry_of(inquiry, "Organization")["identifier"][0]["value"] = "1497758544"
-    assert post_fhir(api_a, INQUIRE, inquiry).status_code == 404
+    assert inquiry_results(post_fhir(api_a, INQUIRE, inquiry).json()) == []
 
 
 def test_another_organizations_request_is_not_found(api_a, api_b):
@@ -95,9 +168,56 @@ def test_another_organizations_request_is_not_found(api_a, api_b):
 
     response = post_fhir(api_b, INQUIRE, _inquiry())
 
-    assert response.status_code == 404
-    assert response.json()["issue"][0]["code"] == "not-found"
+    assert response.status_code == 200
+    assert inquiry_results(response.json()) == []
     assert not AuditEvent.objects.filter(action="request_viewed").exists()
+
+
+def test_another_provider_the_request_names_may_inquire(api_a, api_b, org_b):
+    # given organization A's request naming organization B's NPI as the requesting provider
+    sent = surgical_bundle()
+    for entry in sent["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] in {"Practitioner", "PractitionerRole", "Organization"}:
+            for ident in resource.get("identifier", []):
+                if ident.get("system") == "http://hl7.org/fhir/sid/us-npi":
+                    ident["value"] = org_b.npi
+    assert post_fhir(api_a, SUBMIT, sent).status_code == 200
+    pa_request = PriorAuthRequest.objects.get()
+    assert pa_request.requesting_provider_npi == org_b.npi
+
+    # when B inquires, it finds the request
+    inquiry = _inquiry()
+    entry_of(inquiry, "Organization")["identifier"][0]["value"] = org_b.npi
+    results = inquiry_results(post_fhir(api_b, INQUIRE, inquiry).json())
+    assert len(results) == 1
+    assert AuditEvent.objects.filter(action="request_viewed", request_id_ref=pa_request.pk).exists()
+
+
+def test_a_rest_request_answers_with_request_insurer_and_requestor(api_a, org_a):
+    from tests.conftest import example, post_json
+
+    created = post_json(api_a, "/api/v1/requests/", example("esi-lumbar-radiculopathy"))
+    assert created.status_code == 201, created.content
+    pa_request = PriorAuthRequest.objects.get()
+    from pas.responses import response_bundle
+
+    bundle = response_bundle(pa_request, base="http://testserver/fhir", inquiry=True)
+    Bundle.model_validate(bundle)
+    cr = claim_response(bundle)
+    assert cr["request"]["identifier"] == {
+        "system": "urn:lamina:request",
+        "value": pa_request.reference,
+    }
+    included = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]}
+    assert cr["insurer"]["reference"] in included
+    assert cr["requestor"]["reference"] in included
+    requestor = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if f"{e['resource']['resourceType']}/{e['resource']['id']}" == cr["requestor"]["reference"]
+    )
+    assert requestor["identifier"][0]["value"] == org_a.npi
 
 
 def test_inquire_needs_a_preauthorization_claim(api_a):

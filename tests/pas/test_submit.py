@@ -5,6 +5,7 @@ import json
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.parameters import Parameters
 
 from pas.mapping import claim_bundle_map, resource_validate
 from pas.models import ClaimRecord, HeldClaim
@@ -319,7 +320,7 @@ def test_a_denial_carries_reasons_and_the_human_review_flag(api_a, physician, po
     inquiry = post_fhir(api_a, INQUIRE, bundle_from_request(data, family="spinal_fusion"))
     assert inquiry.status_code == 200, inquiry.content
     body = inquiry.json()
-    Bundle.model_validate(body)
+    Parameters.model_validate(body)
     assert review_actions(body) == ["A3", "A3", "A3"]
     response = claim_response(body)
     reviewer = response["extension"][0]
@@ -353,7 +354,7 @@ def test_a_partial_approval_is_modified_and_not_certified_per_item(api_a, physic
     from tests.pas.conftest import INQUIRE
 
     body = post_fhir(api_a, INQUIRE, bundle_from_request(data, family="spinal_fusion")).json()
-    Bundle.model_validate(body)
+    Parameters.model_validate(body)
     assert review_actions(body) == ["A6", "A6", "A3"]
     response = claim_response(body)
     assert response["preAuthRef"] == determination.authorization_number
