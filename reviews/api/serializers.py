@@ -4,6 +4,7 @@ The input side, the intake contract, is reviews.contract (REST and FHIR share it
 """
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,6 +12,7 @@ from rest_framework import serializers
 from reviews.models import (
     OPEN_STATUSES,
     ClockState,
+    Determination,
     LineOfBusiness,
     Outcome,
     PriorAuthRequest,
@@ -18,6 +20,7 @@ from reviews.models import (
     Status,
     Urgency,
 )
+from reviews.services.appeals import APPEALABLE, appeal_window_closes_at
 
 
 class ErrorOutput(serializers.Serializer):
@@ -85,9 +88,49 @@ class MissingInformationOutput(serializers.Serializer):
     criterion = serializers.CharField(help_text="The criterion that needs it, when one does.")
 
 
+class InformationAnswerOutput(serializers.Serializer):
+    message = serializers.CharField(help_text="The provider's message with the answer.")
+    clinical_fields = serializers.ListField(
+        child=serializers.CharField(), help_text="The clinical fields the answer changed."
+    )
+    attachments = serializers.IntegerField(help_text="How many documents the answer sent.")
+
+
+class InformationRequestOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The request for information's id.")
+    requested_at = serializers.DateTimeField(help_text="When it was asked.")
+    requested_by_role = serializers.ChoiceField(
+        choices=Role.choices,
+        help_text="Who asked: engine (the automated checks), nurse or physician reviewer.",
+    )
+    message = serializers.CharField(
+        help_text="The reviewer's message to the provider, in their words; empty when none."
+    )
+    items = MissingInformationOutput(many=True, help_text="What was asked for.")
+    answered_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the provider answered; null while open."
+    )
+    answer = InformationAnswerOutput(
+        allow_null=True, help_text="The provider's answer, once given."
+    )
+
+
 class DeterminationReasonOutput(serializers.Serializer):
-    criterion = serializers.CharField(help_text="The criterion not met, e.g. `FU-03`.")
-    statement = serializers.CharField(help_text="The criterion in plain language.")
+    criterion = serializers.CharField(
+        help_text="The criterion the decision rests on, e.g. `FU-03`; empty for a reason written "
+        "by the physician where no criterion fits."
+    )
+    statement = serializers.CharField(
+        help_text="The criterion in plain language, or the physician's written reason."
+    )
+    note = serializers.CharField(
+        help_text="The physician's note on the criterion (why a criterion the checks found met "
+        "is not); empty when none."
+    )
+    source = serializers.CharField(
+        help_text="For a written reason: the evidence it rests on (a note conflict, a history "
+        "check, the records, or no policy covering the codes); empty for a criterion."
+    )
 
 
 class DeterminationOutput(serializers.Serializer):
@@ -112,8 +155,8 @@ class DeterminationOutput(serializers.Serializer):
     valid_to = serializers.DateField(
         allow_null=True, help_text="Last day the authorization is valid."
     )
-    reasons = DeterminationReasonOutput(
-        many=True, help_text="For a denial or partial approval: the criteria not met."
+    reasons = serializers.SerializerMethodField(
+        help_text="For a denial or partial approval: the criteria not met and the written reasons."
     )
     rationale = serializers.CharField(help_text="The reviewer's explanation in plain language.")
     policy_version = serializers.SerializerMethodField(
@@ -126,6 +169,19 @@ class DeterminationOutput(serializers.Serializer):
     appeal_result = serializers.CharField(
         help_text="For an appeal decision: upheld or overturned; empty otherwise."
     )
+
+    @extend_schema_field(DeterminationReasonOutput(many=True))
+    def get_reasons(self, determination) -> list[dict]:
+        return [
+            {
+                "criterion": str(r.get("criterion") or ""),
+                "statement": str(r.get("statement") or ""),
+                "note": str(r.get("note") or ""),
+                "source": str(r.get("source_label") or ""),
+            }
+            for r in determination.reasons or []
+            if isinstance(r, dict)
+        ]
 
     def get_policy_version(self, determination) -> str | None:
         return determination.evaluation_snapshot.get("policy_version") or (
@@ -142,15 +198,43 @@ class RequestLinksOutput(serializers.Serializer):
     withdraw = serializers.URLField(
         allow_null=True, help_text="Where to withdraw the request (while it is open)."
     )
+    letter = serializers.URLField(
+        allow_null=True,
+        help_text="The letter of the latest determination (JSON; add `?format=pdf` for the PDF), "
+        "once the request is decided.",
+    )
+    appeal = serializers.URLField(
+        allow_null=True,
+        help_text="Where to appeal (POST) a denial or partial approval, while the appeal window "
+        "is open and no appeal was decided.",
+    )
 
 
-def _url(context: dict, name: str, pk: int) -> str:
-    path = reverse(name, kwargs={"request_id": pk})
+def _url(context: dict, name: str, pk: int, **kwargs) -> str:
+    path = reverse(name, kwargs={"request_id": pk, **kwargs})
     request = context.get("request")
     return request.build_absolute_uri(path) if request is not None else path
 
 
+def _latest_determination(pa_request: PriorAuthRequest) -> Determination | None:
+    # Read from the prefetched determinations when the list prefetched them: no query per row.
+    determinations = list(pa_request.determinations.all())
+    return max(determinations, key=lambda d: (d.decided_at, d.pk), default=None)
+
+
+def _appealable(pa_request: PriorAuthRequest, determination: Determination | None) -> bool:
+    """The rule appeal_file applies: an initial adverse determination inside its window."""
+    return (
+        pa_request.status in APPEALABLE
+        and determination is not None
+        and determination.outcome in {Outcome.DENIED, Outcome.PARTIALLY_APPROVED}
+        and determination.kind == Determination.Kind.INITIAL
+        and timezone.now() <= appeal_window_closes_at(determination)
+    )
+
+
 def request_links(pa_request: PriorAuthRequest, context: dict) -> dict:
+    determination = _latest_determination(pa_request)
     return {
         "self": _url(context, "api-request-detail", pa_request.pk),
         "information": (
@@ -161,6 +245,16 @@ def request_links(pa_request: PriorAuthRequest, context: dict) -> dict:
         "withdraw": (
             _url(context, "api-request-withdraw", pa_request.pk)
             if pa_request.status in OPEN_STATUSES
+            else None
+        ),
+        "letter": (
+            _url(context, "api-letter", pa_request.pk, determination_id=determination.pk)
+            if determination is not None
+            else None
+        ),
+        "appeal": (
+            _url(context, "api-request-appeal", pa_request.pk)
+            if _appealable(pa_request, determination)
             else None
         ),
     }
@@ -238,7 +332,12 @@ class RequestDetailOutput(RequestListOutput):
         "approval (empty before the checks ran)."
     )
     missing_information = serializers.SerializerMethodField(
-        help_text="What the provider must send: the field, why, and the criterion."
+        help_text="What the provider must send: the field, why, and the criterion; the reviewer's "
+        "message is in `information_requests`."
+    )
+    information_requests = serializers.SerializerMethodField(
+        help_text="Every request for information on this request, oldest first: what was asked, "
+        "the reviewer's message, and the provider's answer once given."
     )
     determination = serializers.SerializerMethodField(
         help_text="The latest determination, or null while there is none."
@@ -331,6 +430,42 @@ class RequestDetailOutput(RequestListOutput):
             for item in pa_request.missing_information or []
             if isinstance(item, dict)
         ]
+
+    @extend_schema_field(InformationRequestOutput(many=True))
+    def get_information_requests(self, pa_request) -> list[dict]:
+        rows = []
+        for info in pa_request.information_requests.order_by("requested_at", "pk"):
+            answer = info.answer if isinstance(info.answer, dict) else None
+            rows.append(
+                {
+                    "id": info.pk,
+                    "requested_at": info.requested_at,
+                    "requested_by_role": info.requested_by_role,
+                    "message": info.message or "",
+                    "items": [
+                        {
+                            "field": str(item.get("field") or ""),
+                            "why": str(item.get("why") or ""),
+                            "criterion": str(item.get("criterion") or ""),
+                        }
+                        for item in info.items or []
+                        if isinstance(item, dict)
+                    ],
+                    "answered_at": info.answered_at,
+                    "answer": (
+                        {
+                            "message": str(answer.get("message") or ""),
+                            "clinical_fields": [
+                                str(f) for f in answer.get("clinical_fields") or []
+                            ],
+                            "attachments": int(answer.get("attachments") or 0),
+                        }
+                        if info.answered_at and answer is not None
+                        else None
+                    ),
+                }
+            )
+        return InformationRequestOutput(rows, many=True).data
 
     @extend_schema_field(DeterminationOutput(allow_null=True))
     def get_determination(self, pa_request) -> dict | None:

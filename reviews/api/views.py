@@ -155,7 +155,10 @@ class RequestCollectionApi(APIView):
     def get(self, request):
         filtered = RequestFilter(
             request.query_params,
-            queryset=request_list_for(user=request.user).order_by("-received_at", "-pk"),
+            # The links name the latest determination's letter: one query for the whole page.
+            queryset=request_list_for(user=request.user)
+            .prefetch_related("determinations")
+            .order_by("-received_at", "-pk"),
         )
         if not filtered.is_valid():
             raise ValidationFailed("A filter is invalid.", fields=dict(filtered.errors))
