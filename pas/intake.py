@@ -265,6 +265,23 @@ def _update(*, actor, pa_request: PriorAuthRequest, mapped: MappedClaim) -> Subm
             data={"status": locked.status},
         )
         return Submitted(request=locked, note=note)
+    # The answer echoes the update's items: changed ones, added ones, and cancelled ones (C).
+    ClaimRecord.objects.filter(request=locked).update(
+        items=mapped.record.get("items") or [],
+        claim_id=str(mapped.record.get("claim_id") or "")[:64],
+        bundle_identifier=mapped.record.get("bundle_identifier"),
+    )
+    audit_record(
+        action="fhir_update_received",
+        subject=locked,
+        actor=actor,
+        data={
+            "status": locked.status,
+            "cancelled_items": [
+                i.get("sequence") for i in mapped.record.get("items") or [] if i.get("cancelled")
+            ],
+        },
+    )
     clinical = dict(data.get("clinical") or {})
     attachments = list(data.get("attachments") or [])
     if not clinical and not attachments:
