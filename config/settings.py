@@ -165,15 +165,18 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUST_X_FORWARD
 # Content-Security-Policy (django-csp): scripts only from Lamina itself (htmx is served from
 # static files, there are no inline scripts), no plugins, no framing. Inline style attributes stay
 # allowed: the dashboard's SVG charts colour their legends with them and htmx adds its indicator
-# style. The schema browsers (/api/docs/, /api/redoc/) load their assets from a CDN and are left
-# out. https://django-csp.readthedocs.io/en/latest/configuration.html
+# style. The schema browsers (/api/docs/, /api/redoc/) are under the same policy: their assets
+# are Lamina's static files (drf-spectacular-sidecar), Swagger UI's start-up script is a file of
+# its own (config/urls.py), and ReDoc's search runs in a worker it starts from a blob: URL.
+# tests/browser/test_csp.py checks every page in chromium for violations.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

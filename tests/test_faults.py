@@ -202,3 +202,58 @@ def test_pages_carry_a_content_security_policy(client, nurse):
         assert "script-src 'self'" in policy
         assert "object-src 'none'" in policy
         assert "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.django_db
+def test_the_pages_have_no_inline_script_for_the_policy_to_refuse(client, nurse):
+    import re
+
+    client.force_login(nurse, backend="django.contrib.auth.backends.ModelBackend")
+    for url in ["/accounts/login/", "/", "/dashboard/", "/api/docs/", "/api/redoc/"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "script-src 'self'" in response["Content-Security-Policy"], url
+        html = response.content.decode()
+        scripts = re.findall(r"<script\b([^>]*)>", html, flags=re.IGNORECASE)
+        assert scripts, url
+        assert all("src=" in attributes for attributes in scripts), (url, scripts)
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", html, flags=re.IGNORECASE), url
+
+
+def _api_post_paths(client) -> list[str]:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    return sorted(
+        path
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/") and "post" in operations
+    )
+
+
+def test_a_lone_surrogate_in_any_api_post_is_a_400_and_stores_nothing(api_a):
+    from tests.conftest import post_json
+
+    created = post_json(api_a, "/api/v1/requests/", example("esi-lumbar-radiculopathy")).json()
+    paths = _api_post_paths(api_a)
+    assert "/api/v1/requests/{request_id}/appeal/" in paths
+    for path in paths:
+        url = path.replace("{request_id}", str(created["id"]))
+        before = (
+            PriorAuthRequest.objects.count(),
+            IdempotencyRecord.objects.count(),
+            AuditEvent.objects.count(),
+        )
+        response = api_a.post(
+            url,
+            data=b'{"reason": "\\ud800", "message": "\\udfff"}',
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+        )
+
+        assert response.status_code == 400, (url, response.content)
+        assert "surrogate" in response.json()["message"], url
+        after = (
+            PriorAuthRequest.objects.count(),
+            IdempotencyRecord.objects.count(),
+            AuditEvent.objects.count(),
+        )
+        assert after == before, url
