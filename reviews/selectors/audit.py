@@ -5,6 +5,7 @@ before the role is even considered (DESIGN rule 7), so a provider learns nothing
 organization's requests from these endpoints.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -27,6 +28,7 @@ from reviews.selectors import request_get_for
 
 NO_FAMILY = "unclassified"  # the filter value for requests no Lamina policy covers
 AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
+_REFERENCE = re.compile(r"^\s*(?:PA-?)?0*(\d{1,18})\s*$", re.IGNORECASE)
 
 
 def auditor_require(user) -> None:
@@ -90,12 +92,35 @@ class DeterminationFilters:
     reviewer: str = ""  # a username
     organization: int | None = None
     provider_npi: str = ""
+    request_id: int | None = None  # from a reference such as PA-00000012
+    member_id: str = ""  # the plan's member id, any case
+
+
+def request_id_from_reference(text: str) -> int | None:
+    """12 from "PA-00000012", "pa00000012" or "12"; None when the text is not a reference."""
+    match = _REFERENCE.match(text or "")
+    if not match:
+        return None
+    number = int(match.group(1))
+    return number if number < 2**63 else None
+
+
+def audit_requests_matching(*, request_id: int | None, member_id: str) -> QuerySet:
+    """The requests a reference or member id names, decided or not, newest first."""
+    if request_id is None and not member_id:
+        return PriorAuthRequest.objects.none()
+    qs = PriorAuthRequest.objects.select_related("member", "organization")
+    if request_id is not None:
+        qs = qs.filter(pk=request_id)
+    if member_id:
+        qs = qs.filter(member__member_id__iexact=member_id)
+    return qs.order_by("-received_at", "-pk")
 
 
 def determination_search(*, filters: DeterminationFilters) -> QuerySet[Determination]:
     """Determinations matching the filters, newest first."""
     qs = Determination.objects.select_related(
-        "request__organization", "decided_by", "policy_version__policy"
+        "request__organization", "request__member", "decided_by", "policy_version__policy"
     )
     if filters.date_from:
         qs = qs.filter(decided_at__gte=day_start(filters.date_from))
@@ -115,6 +140,10 @@ def determination_search(*, filters: DeterminationFilters) -> QuerySet[Determina
         qs = qs.filter(request__organization_id=filters.organization)
     if filters.provider_npi:
         qs = qs.filter(request__requesting_provider_npi=filters.provider_npi)
+    if filters.request_id is not None:
+        qs = qs.filter(request_id=filters.request_id)
+    if filters.member_id:
+        qs = qs.filter(request__member__member_id__iexact=filters.member_id)
     return qs.order_by("-decided_at", "-pk")
 
 

@@ -6,7 +6,7 @@ from django import forms
 
 from reviews.errors import ValidationFailed
 from reviews.models import Determination, Organization, Outcome
-from reviews.selectors.audit import DeterminationFilters
+from reviews.selectors.audit import DeterminationFilters, request_id_from_reference
 from reviews.selectors.metrics import NO_FAMILY
 
 # Periods are whole days with an end bound one day later: keep them far from date.max.
@@ -14,6 +14,10 @@ EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 class DayField(forms.DateField):
+    """A calendar day, picked with the browser's date picker (an ISO yyyy-mm-dd value)."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
     def validate(self, value):
         super().validate(value)
         if value and not EARLIEST <= value <= LATEST:
@@ -31,6 +35,13 @@ def _families() -> list[tuple[str, str]]:
 
 
 class DeterminationSearchForm(forms.Form):
+    request = forms.CharField(
+        required=False,
+        max_length=30,
+        label="Request reference",
+        widget=forms.TextInput(attrs={"placeholder": "PA-00000012"}),
+    )
+    member_id = forms.CharField(required=False, max_length=64, label="Member id")
     date_from = DayField(required=False, label="Decided from")
     date_to = DayField(required=False, label="to")
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *Outcome.choices])
@@ -53,6 +64,15 @@ class DeterminationSearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["procedure_family"].choices = [("", "Any family"), *_families()]
 
+    def clean_request(self):
+        text = (self.cleaned_data.get("request") or "").replace("\x00", "").strip()
+        if text and request_id_from_reference(text) is None:
+            raise forms.ValidationError("A reference looks like PA-00000012 (or just 12).")
+        return text
+
+    def clean_member_id(self):
+        return (self.cleaned_data.get("member_id") or "").replace("\x00", "").strip()
+
     def clean(self):
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
@@ -71,6 +91,8 @@ class DeterminationSearchForm(forms.Form):
             reviewer=(data.get("reviewer") or "").strip(),
             organization=organization.pk if organization else None,
             provider_npi=data.get("provider_npi") or "",
+            request_id=request_id_from_reference(data.get("request") or ""),
+            member_id=data.get("member_id") or "",
         )
 
 

@@ -11,29 +11,36 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import prefetch_related_objects
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from reviews.audit import audit_record
 from reviews.selectors.audit import (
     AUDIT_ROLES,
+    NO_FAMILY,
     audit_request_get_for,
+    audit_requests_matching,
     determination_search,
     letter_path,
     request_history,
 )
 from reviews.selectors.metrics import metrics_for_period
+from reviews.web import charts
 from reviews.web.audit_forms import DeterminationSearchForm, PeriodForm
+from reviews.web.audit_tasks import verify_audit_chain, verify_job_create, verify_job_get
 
 SEARCH_PAGE_SIZE = 50
 
 
-def auditor_page(view):
+def _auditor(view, methods):
     @wraps(view)
     @login_required
-    @require_safe
+    @require_http_methods(methods)
     def wrapper(request, *args, **kwargs):
         prefetch_related_objects([request.user], "groups")
         if request.user.role not in AUDIT_ROLES:
@@ -41,6 +48,10 @@ def auditor_page(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def auditor_page(view):
+    return _auditor(require_safe(view), ["GET", "HEAD"])
 
 
 @auditor_page
@@ -67,13 +78,25 @@ def audit_history(request, request_id: int):
 def audit_search(request):
     form = DeterminationSearchForm(request.GET)
     page = None
+    requests = []
     if form.is_valid():
-        queryset = determination_search(filters=form.filters())
+        filters = form.filters()
+        queryset = determination_search(filters=filters)
         page = Paginator(queryset, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+        for determination in page:
+            determination.family_label = _family_label(determination.request.procedure_family)
+        # A reference or member id also finds requests with no determination yet.
+        requests = list(
+            audit_requests_matching(request_id=filters.request_id, member_id=filters.member_id)[
+                :SEARCH_PAGE_SIZE
+            ]
+        )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request, "audit/search.html", {"form": form, "page": page, "query": query.urlencode()}
+        request,
+        "audit/search.html",
+        {"form": form, "page": page, "requests": requests, "query": query.urlencode()},
     )
 
 
@@ -86,9 +109,100 @@ def audit_metrics(request):
     data.setdefault("end", today.isoformat())
     form = PeriodForm(data)
     report = None
+    context = {"form": form, "query": data.urlencode()}
     if form.is_valid():
         start, end = form.period()
         report = metrics_for_period(start=start, end=end)
-    return render(
-        request, "audit/metrics.html", {"form": form, "report": report, "query": data.urlencode()}
-    )
+        context.update(metrics_display(report))
+    return render(request, "audit/metrics.html", {**context, "report": report})
+
+
+OUTCOME_KEYS = [
+    ("approved", "Approved"),
+    ("partially_approved", "Partially approved"),
+    ("denied", "Denied"),
+]
+
+
+def _family_label(family: str) -> str:
+    from reviews.selectors.metrics import ALL_FAMILIES
+    from reviews.selectors.queue import family_label
+
+    if family == ALL_FAMILIES:
+        return "All procedures"
+    return family_label("" if family == NO_FAMILY else family)
+
+
+def metrics_display(report) -> dict:
+    """The report in words a compliance officer reads, and its two charts."""
+    rows = []
+    for row in report.rows:
+        figures = row.as_dict()
+        rows.append(
+            {
+                **figures,
+                "family_label": _family_label(row.procedure_family),
+                "urgency_label": row.urgency.capitalize(),
+                "total": row.procedure_family == "all",
+            }
+        )
+    decided = [r for r in rows if r["decided"]]
+    return {
+        "rows": rows,
+        "outcome_chart": charts.stacked_rows(
+            [
+                {
+                    "label": f"{r['family_label']}, {r['urgency_label'].lower()}",
+                    "counts": {k: r[k] for k, _ in OUTCOME_KEYS},
+                }
+                for r in decided
+            ],
+            OUTCOME_KEYS,
+            width=900,
+        ),
+        "time_chart": charts.bar_rows(
+            [
+                (
+                    f"{r['family_label']}, {r['urgency_label'].lower()}",
+                    r["median_hours_to_decision"] or 0,
+                )
+                for r in decided
+            ],
+            unit="h",
+            width=900,
+        ),
+    }
+
+
+# --- Verify the chain ---------------------------------------------------------------------------
+
+
+def _verify_context(job_id: str, job: dict) -> dict:
+    total = job.get("total")
+    percent = round(100 * job["count"] / total) if total else (100 if job["state"] == "done" else 0)
+    return {"job_id": job_id, "job": job, "result": job.get("result"), "percent": percent}
+
+
+def audit_verify(request):
+    """GET: the page, and with ?job= the progress or result of one verification. POST: start a
+    verification (a Celery task, sent on commit) and follow it."""
+    if request.method == "POST":
+        job_id = verify_job_create(actor=request.user)
+        transaction.on_commit(lambda: verify_audit_chain.delay(job_id))
+        return redirect(f"{reverse('audit_verify')}?job={job_id}")
+    job_id = request.GET.get("job", "")
+    if not job_id:
+        return render(request, "audit/verify.html", {"job": None})
+    job = verify_job_get(job_id)
+    if job is None:
+        raise Http404("No such verification (they are kept for a day).")
+    context = _verify_context(job_id, job)
+    if request.htmx and job["state"] != "done":
+        return render(request, "audit/_verify_progress.html", context)
+    response = render(request, "audit/verify.html", context)
+    if request.htmx:
+        response["HX-Refresh"] = "true"  # finished: load the whole result page once
+    return response
+
+
+audit_verify = _auditor(audit_verify, ["GET", "HEAD", "POST"])

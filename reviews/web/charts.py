@@ -13,6 +13,7 @@ SHARE_COLORS = {
     "late": "#b42318",
     "open_overdue": "#7a271a",
     "physician_review": "#6941c6",
+    "partially_approved": "#dc6803",
 }
 
 
@@ -105,4 +106,34 @@ def stacked_rows(rows: list[dict], keys: list[tuple[str, str]], *, width=640, ro
         "total_x": label_w + bar_w + 8,
         "rows": out,
         "legend": [{"label": lbl, "color": SHARE_COLORS.get(k, "#888")} for k, lbl in keys],
+    }
+
+
+def bar_rows(rows: list[tuple[str, float]], *, unit: str = "", width=640, row_h=22) -> dict:
+    """Horizontal bars, one per (label, value), scaled to the largest value: long labels read
+    better down the side than under narrow columns."""
+    label_w, gap = 230, 8
+    bar_w = width - label_w - 90
+    peak = max((v for _, v in rows), default=0) or 1
+    out = []
+    for i, (label, value) in enumerate(rows):
+        y = i * (row_h + gap)
+        w = bar_w * value / peak
+        out.append(
+            {
+                "y": y,
+                "w": round(w, 1),
+                "label": label,
+                "value": value,
+                "text_y": y + row_h * 0.7,
+                "value_x": round(label_w + w + 6, 1),
+            }
+        )
+    return {
+        "width": width,
+        "height": max(row_h, len(rows) * (row_h + gap)),
+        "row_h": row_h,
+        "label_w": label_w,
+        "unit": unit,
+        "rows": out,
     }

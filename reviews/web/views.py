@@ -13,14 +13,14 @@ from reviews import reference, services
 from reviews.audit import audit_record
 from reviews.errors import LaminaError
 from reviews.letters import letter_context, letter_filename, letter_pdf, letter_viewed
-from reviews.models import Determination, Status, Urgency
+from reviews.models import Appeal, Determination, InformationRequest, Status, Urgency
 from reviews.selectors import dashboard as dashboard_selectors
 from reviews.selectors.queue import (
     ACTING_ROLES,
+    ANSWER_GROUPS,
     QueueFilters,
     case_get_for,
     case_related,
-    criteria_groups,
     latest_evaluation,
     queue_page_for,
     queue_row,
@@ -29,6 +29,7 @@ from reviews.selectors.queue import (
 from reviews.web import charts
 from reviews.web.access import acting_reviewer, forbidden, reviewer_page
 from reviews.web.actions import ACTIONS, actions_for, build_form, perform, summary
+from reviews.web.case_summary import case_summary, criteria_display, earlier_requests
 from reviews.web.clinical import clinical_sections, label
 
 FAMILY_CHOICES = [(f.value, f.label) for f in Family if f != Family.GENERAL] + [
@@ -39,11 +40,32 @@ FAMILY_CHOICES = [(f.value, f.label) for f in Family if f != Family.GENERAL] + [
 # --- Queue --------------------------------------------------------------------------------------
 
 
+def _with_conversation(rows) -> list:
+    """Mark each row whose provider has answered a request for information (the "answered"
+    badge) and give an appeal its own due time: two queries for the whole page."""
+    rows = list(rows)
+    ids = [row.pa_request.pk for row in rows]
+    answered = set(
+        InformationRequest.objects.filter(request_id__in=ids, answered_at__isnull=False)
+        .values_list("request_id", flat=True)
+        .distinct()
+    )
+    appeals = {
+        a.request_id: a
+        for a in Appeal.objects.filter(request_id__in=ids, status=Appeal.AppealStatus.OPEN)
+    }
+    for row in rows:
+        row.answered = row.pa_request.pk in answered
+        row.appeal = appeals.get(row.pa_request.pk)
+    return rows
+
+
 @require_GET
 @reviewer_page
 def queue(request):
     filters = QueueFilters.from_query(request.GET)
     page = queue_page_for(user=request.user, filters=filters)
+    page.object_list = _with_conversation(page.object_list)
     statuses = queue_statuses_for(user=request.user)
     context = {
         "page": page,
@@ -76,6 +98,7 @@ def _claim_or_release(request, request_id: int, service, done: str):
     if request.htmx:
         pa_request = case_get_for(user=request.user, request_id=request_id)
         row = queue_row(pa_request=pa_request, user=request.user, error=error)
+        _with_conversation([row])
         return render(request, "reviews/_queue_row.html", {"row": row})
     if error:
         messages.error(request, error)
@@ -103,10 +126,22 @@ def _case_context(request, pa_request) -> dict:
     evaluation = latest_evaluation(pa_request=pa_request)
     related = case_related(pa_request=pa_request)
     user = request.user
+    attachments = list(pa_request.attachments.all())
+    note_findings = findings_for_request(pa_request=pa_request)
+    earlier = earlier_requests(pa_request)
+    why = case_summary(
+        pa_request=pa_request,
+        evaluation=evaluation,
+        note_findings=note_findings,
+        attachments=attachments,
+        earlier=earlier,
+    )
+    criteria = criteria_display(evaluation, why["contradicted"])
+    row = _with_conversation([queue_row(pa_request=pa_request, user=user)])[0]
     return {
         "pa_request": pa_request,
         "member": pa_request.member,
-        "row": queue_row(pa_request=pa_request, user=user),
+        "row": row,
         "diagnoses": [
             {"code": code, "description": reference.icd10_description(code)}
             for code in pa_request.diagnosis_codes
@@ -116,7 +151,17 @@ def _case_context(request, pa_request) -> dict:
             {k: v for k, v in (pa_request.service or {}).items() if k != "cpt_codes"}
         ),
         "evaluation": evaluation,
-        "criteria_groups": criteria_groups(evaluation),
+        "why": why,
+        # Not met and insufficient information open; met and not applicable collapse to one
+        # line each unless the notes contradict them.
+        "criteria_groups": [
+            {
+                "answer": answer,
+                "label": group_label,
+                "results": [c for c in criteria if c.get("answer") == answer],
+            }
+            for answer, group_label in ANSWER_GROUPS
+        ],
         "history_checks": [
             {**h, "label": label(str(h.get("check", "")))}
             for h in (evaluation.history_checks if evaluation else [])
@@ -125,9 +170,11 @@ def _case_context(request, pa_request) -> dict:
             {**d, "label": label(str(d.get("item", "")))}
             for d in (evaluation.documentation if evaluation else [])
         ],
-        "note_findings": findings_for_request(pa_request=pa_request),
+        "note_findings": note_findings,
+        "earlier": earlier,
         "actions": actions_for(user=user, pa_request=pa_request),
         "acting": user.role in ACTING_ROLES,
+        "held_by_you": pa_request.assigned_to_id == user.pk,
         "held_by_other": bool(pa_request.assigned_to_id and pa_request.assigned_to_id != user.pk),
         **related,
     }

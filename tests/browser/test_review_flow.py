@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from rest_framework.authtoken.models import Token
 
 from reviews.models import Determination, PriorAuthRequest, Status
-from reviews.services import determination_record, request_escalate
+from reviews.services import determination_record, request_claim, request_escalate
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.reviews.web.builders import review_case
@@ -53,9 +53,12 @@ def a_busy_plan(provider, nurse, physician) -> None:
     )
     review_case(provider, urgency="expedited")
     approved = review_case(provider)
+    request_claim(pa_request=approved, actor=nurse)
     determination_record(pa_request=approved, outcome="approved", actor=nurse)
     denied = review_case(provider)
+    request_claim(pa_request=denied, actor=nurse)
     request_escalate(pa_request=denied, actor=nurse, note="Short therapy.")
+    request_claim(pa_request=denied, actor=physician)
     determination_record(
         pa_request=denied,
         outcome="denied",

@@ -47,6 +47,7 @@ def decided(org_a, provider_a, physician, policies):
     evidence_checks_run(pa_request=pa_request)
     pa_request.refresh_from_db()
     assert pa_request.status == Status.PHYSICIAN_REVIEW
+    request_claim(pa_request=pa_request, actor=physician)
     determination = determination_record(
         pa_request=pa_request,
         outcome="denied",
@@ -96,6 +97,7 @@ def test_an_auditor_replays_a_determination(api_auditor, decided):
         "status_changed",  # -> evaluating
         "evaluation_recorded",
         "status_changed",  # -> physician_review
+        "assigned",  # the physician claims the case
         "status_changed",  # -> denied
         "determination_recorded",
         "history_viewed",
@@ -130,6 +132,7 @@ def test_the_history_page_shows_event_data_whatever_its_keys(
     pa_request = fusion_request(
         organization=org_a, submitted_by=provider_a, status=Status.NURSE_REVIEW
     )
+    request_claim(pa_request=pa_request, actor=nurse)
     request_information_ask(
         pa_request=pa_request,
         actor=nurse,
@@ -427,3 +430,163 @@ def test_an_unknown_or_huge_request_id_is_a_404(api_auditor, db):
         == 404
     )
     assert api_auditor.get("/api/v1/audit/requests/424242/history/").status_code == 404
+
+
+def test_search_finds_a_request_by_reference_and_member_id(client, auditor, spread, api_auditor):
+    client.force_login(auditor)
+    target = spread[2].request
+
+    for reference in (target.reference, target.reference.lower(), str(target.pk)):
+        page = client.get(reverse("audit_search"), {"request": reference}).content.decode()
+        assert "1 determination." in page, reference
+        assert reverse("audit_history", args=[target.pk]) in page
+
+    page = client.get(reverse("audit_search"), {"member_id": target.member.member_id.lower()})
+    html = page.content.decode()
+    shared = Determination.objects.filter(request__member=target.member).count()
+    assert f"{shared} determination" in html
+    assert 'id="matching-requests"' in html and target.reference in html
+    # the API takes the same parameters
+    response = api_auditor.get("/api/v1/audit/determinations/", {"request": target.reference})
+    assert ids(response) == [spread[2].pk]
+
+
+def test_search_finds_an_undecided_request_by_reference(client, auditor, org_a, provider_a):
+    pa_request = fusion_request(organization=org_a, submitted_by=provider_a)
+    client.force_login(auditor)
+    html = client.get(reverse("audit_search"), {"request": pa_request.reference}).content.decode()
+    assert "0 determinations" in html
+    assert reverse("audit_history", args=[pa_request.pk]) in html
+
+
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("PA-x", "A reference looks like PA-00000012"),
+        ("PA-" + "9" * 40, "at most 30 characters"),
+        ("1\x00", "Null characters are not allowed."),
+    ],
+)
+def test_a_malformed_reference_is_a_field_error(
+    client, auditor, api_auditor, db, reference, message
+):
+    client.force_login(auditor)
+    response = client.get(reverse("audit_search"), {"request": reference})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "Correct the filters to search." in response.content.decode()
+    api = api_auditor.get("/api/v1/audit/determinations/", {"request": reference})
+    assert api.status_code == 400 and "request" in api.json()["fields"]
+
+
+def test_dates_are_picked_with_date_inputs(client, auditor, db):
+    client.force_login(auditor)
+    search = client.get(reverse("audit_search")).content.decode()
+    metrics = client.get(reverse("audit_metrics")).content.decode()
+    for name in ("date_from", "date_to"):
+        assert f'type="date" name="{name}"' in search
+    for name in ("start", "end"):
+        assert f'type="date" name="{name}"' in metrics
+
+
+def test_the_metrics_page_has_charts_and_human_labels(client, auditor, spread):
+    client.force_login(auditor)
+    html = client.get(reverse("audit_metrics")).content.decode()
+    assert html.count('<svg class="chart"') == 2
+    assert "Spinal fusion" in html and "Epidural steroid injection" in html
+    assert "All procedures" in html and "Standard" in html
+    assert "spinal_fusion" not in html and "approved_after_extension" not in html
+
+
+def test_every_page_has_the_same_navigation(client, auditor, decided):
+    pa_request, _ = decided
+    client.force_login(auditor)
+    pages = [
+        reverse("queue"),
+        reverse("dashboard"),
+        reverse("case", args=[pa_request.pk]),
+        reverse("audit_search"),
+        reverse("audit_history", args=[pa_request.pk]),
+        reverse("audit_metrics"),
+        reverse("audit_verify"),
+    ]
+    navs = set()
+    for url in pages:
+        html = client.get(url).content.decode()
+        nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+        navs.add(nav.replace(' aria-current="page"', ""))
+    assert len(navs) == 1
+    [nav] = navs
+    for label in ("Queue", "Dashboard", "Audit", "Metrics", "Verify chain"):
+        assert f">{label}</a>" in nav
+
+
+def test_a_refused_audit_page_is_a_styled_403(client, nurse, db):
+    client.force_login(nurse)
+    response = client.get(reverse("audit_metrics"))
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Not available to your role" in html
+    assert "lamina.css" in html and '<nav aria-label="Main">' in html
+    assert "The audit pages are for auditors and plan administrators." in html
+
+
+def test_an_unknown_page_is_a_styled_404(client, auditor, db):
+    client.force_login(auditor)
+    response = client.get("/no/such/page/")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "Nothing here" in html and "lamina.css" in html and "/no/such/page/" in html
+
+
+def test_verify_the_chain_from_the_web(
+    client, auditor, decided, django_capture_on_commit_callbacks
+):
+    from reviews.audit_verify import audit_chain_verify
+    from reviews.web.audit_tasks import verify_audit_chain
+
+    client.force_login(auditor)
+    assert "Verify the chain now" in client.get(reverse("audit_verify")).content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("audit_verify"))
+    assert response.status_code == 302 and len(callbacks) == 1
+    job = response["Location"].split("job=")[1]
+    # queued: the page polls
+    waiting = client.get(response["Location"], HTTP_HX_REQUEST="true")
+    assert (
+        b"Waiting for a worker" in waiting.content and b'hx-trigger="every 1s"' in waiting.content
+    )
+
+    # the task itself, run here as a worker would run it
+    verify_audit_chain.apply(args=[job], kwargs={"chunk_size": 3})
+    finished = client.get(response["Location"]).content.decode()
+    report = audit_chain_verify()
+    assert "The chain verifies" in finished
+    assert f'<code id="verify-head">{report.head_hash}</code>' in finished
+    assert f'<dd id="verify-count">{report.count}</dd>' in finished
+
+
+def test_a_broken_chain_names_its_first_broken_link(client, auditor, decided):
+    from reviews.audit_verify import audit_chain_verify
+    from reviews.web.audit_tasks import verify_audit_chain, verify_job_create
+    from tests.reviews.test_verify_audit import tamper
+
+    audit_seal()
+    # Delete one sealed event behind the trigger's back, as the tables' owner could.
+    victim = AuditEvent.objects.filter(position__isnull=False).order_by("position")[2]
+    tamper("DELETE FROM reviews_auditevent WHERE id = %s", [victim.pk])
+    job = verify_job_create(actor=auditor)
+    verify_audit_chain.apply(args=[job])
+    client.force_login(auditor)
+    html = client.get(reverse("audit_verify"), {"job": job}).content.decode()
+    report = audit_chain_verify()
+    assert not report.ok and report.kind == "broken link"
+    assert "The chain is broken" in html
+    assert f"audit event <code>{report.event_id}</code> (broken link)" in html
+    assert f'<code id="verify-head">{report.head_hash}</code>' in html
+
+
+@pytest.mark.parametrize("job", ["nope", "00000000-0000-0000-0000-000000000000"])
+def test_an_unknown_verification_is_a_404(client, auditor, db, job):
+    client.force_login(auditor)
+    assert client.get(reverse("audit_verify"), {"job": job}).status_code == 404

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from reviews.models import PriorAuthRequest, Status
 from reviews.selectors import dashboard
-from reviews.services import determination_record, request_escalate
+from reviews.services import determination_record, request_claim, request_escalate
 from tests.reviews.web.builders import review_case
 
 pytestmark = pytest.mark.django_db
@@ -19,14 +19,18 @@ pytestmark = pytest.mark.django_db
 def history(provider_a, nurse, physician):
     """Two approvals (one late), one denial, one pended and two open cases."""
     approved = review_case(provider_a)
+    request_claim(pa_request=approved, actor=nurse)
     determination_record(pa_request=approved, outcome="approved", actor=nurse)
     late = review_case(provider_a, urgency="expedited")
     PriorAuthRequest.objects.filter(pk=late.pk).update(
         received_at=timezone.now() - timedelta(days=5), due_at=timezone.now() - timedelta(days=2)
     )
+    request_claim(pa_request=late, actor=nurse)
     determination_record(pa_request=late, outcome="approved", actor=nurse)
     denied = review_case(provider_a)
+    request_claim(pa_request=denied, actor=nurse)
     request_escalate(pa_request=denied, actor=nurse, note="x")
+    request_claim(pa_request=denied, actor=physician)
     determination_record(
         pa_request=denied,
         outcome="denied",
