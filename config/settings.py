@@ -369,6 +369,9 @@ FHIR_SUBMIT_WAIT_SECONDS = float(os.environ.get("FHIR_SUBMIT_WAIT_SECONDS", "12"
 FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS = env_bool("FHIR_SUBSCRIPTION_PRIVATE_ENDPOINTS", False)
 FHIR_NOTIFICATION_SWEEP_SECONDS = int(os.environ.get("FHIR_NOTIFICATION_SWEEP_SECONDS", "60"))
 FHIR_NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("FHIR_NOTIFICATION_MAX_ATTEMPTS", "8"))
+# The public base of Lamina's FHIR endpoint, for canonical URLs (Questionnaire.url); empty: the
+# base the client reached.
+FHIR_CANONICAL_BASE = os.environ.get("FHIR_CANONICAL_BASE", "")
 
 CACHES = {
     "default": (

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from pas.fhir import BACKPORT, FHIR_JSON, LAMINA, PAS
+from pas.fhir import BACKPORT, FHIR_JSON, LAMINA, PAS, PAS_TOPIC
 from pas.questionnaires import FAMILIES, questionnaire_canonical
 
 
@@ -37,9 +37,23 @@ def capability_statement(base: str) -> dict:
             {
                 "mode": "server",
                 "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ],
+                            "text": "Bearer token",
+                        }
+                    ],
                     "description": (
-                        "Send `Authorization: Token <key>`: the key of a provider user, which "
-                        "belongs to one organization. Requests and subscriptions are scoped to it."
+                        "Send `Authorization: Bearer <token>` (or `Authorization: Token <token>`): "
+                        "the API token of a provider user, which belongs to one organization. "
+                        "Requests and subscriptions are scoped to it. Questionnaires and this "
+                        "statement are public."
                     ),
                 },
                 "resource": [
@@ -65,8 +79,12 @@ def capability_statement(base: str) -> dict:
                     {
                         "type": "Questionnaire",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "url", "type": "uri"},
+                            {"name": "_id", "type": "token"},
+                        ],
                         "documentation": "One per procedure family: "
-                        + ", ".join(questionnaire_canonical(f) for f in FAMILIES),
+                        + ", ".join(questionnaire_canonical(f, base) for f in FAMILIES),
                     },
                     {
                         "type": "QuestionnaireResponse",
@@ -75,8 +93,27 @@ def capability_statement(base: str) -> dict:
                     {
                         "type": "Subscription",
                         "supportedProfile": [f"{PAS}/StructureDefinition/profile-subscription"],
-                        "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}],
-                        "documentation": "rest-hook, application/fhir+json, full-resource payload.",
+                        "interaction": [
+                            {"code": "create"},
+                            {"code": "read"},
+                            {"code": "update"},
+                            {"code": "delete"},
+                        ],
+                        "operation": [
+                            {
+                                "name": "status",
+                                "definition": f"{BACKPORT}/OperationDefinition/backport-subscription-status",
+                            }
+                        ],
+                        "extension": [
+                            {
+                                "url": f"{BACKPORT}/StructureDefinition/"
+                                "capabilitystatement-subscriptiontopic-canonical",
+                                "valueCanonical": PAS_TOPIC,
+                            }
+                        ],
+                        "documentation": "rest-hook, application/fhir+json, full-resource payload; "
+                        "a handshake on creation and update; filter org-identifier=<your NPI>.",
                     },
                 ],
             }

@@ -440,8 +440,28 @@ def family_for_questionnaire_id(qid: str) -> str | None:
     return family if family in FAMILIES and qid.startswith("lamina-") else None
 
 
-def questionnaire_canonical(family: str) -> str:
-    return f"{LAMINA}:questionnaire:{questionnaire_id(family)}"
+def canonical_base(base: str = "") -> str:
+    """Where Lamina's canonical URLs live: settings.FHIR_CANONICAL_BASE (a deployment's public
+    FHIR base), else the base the client reached."""
+    from django.conf import settings
+
+    return (getattr(settings, "FHIR_CANONICAL_BASE", "") or base).rstrip("/")
+
+
+def questionnaire_canonical(family: str, base: str = "") -> str:
+    """The Questionnaire's canonical URL: where it can be read (GET {base}/Questionnaire/{id})."""
+    return f"{canonical_base(base)}/Questionnaire/{questionnaire_id(family)}"
+
+
+def family_for_canonical(url: str, base: str = "") -> str | None:
+    """The family a canonical names: this server's URL (an optional |version), or the earlier
+    urn:lamina:questionnaire name."""
+    url = url.split("|", 1)[0]
+    for family in FAMILIES:
+        legacy = f"{LAMINA}:questionnaire:{questionnaire_id(family)}"
+        if url in {questionnaire_canonical(family, base), legacy}:
+            return family
+    return None
 
 
 QUESTIONNAIRE_VERSION = "1"
@@ -476,7 +496,7 @@ def _asks(f: Field, family: str) -> bool:
     return f.families is None or family in f.families
 
 
-def questionnaire(family: str) -> dict:
+def questionnaire(family: str, base: str = "") -> dict:
     """The Questionnaire for one procedure family: every field its criteria may read.
 
     Every item is optional: an unanswered item is unknown, and the engine asks for what a
@@ -485,7 +505,7 @@ def questionnaire(family: str) -> dict:
     return {
         "resourceType": "Questionnaire",
         "id": questionnaire_id(family),
-        "url": questionnaire_canonical(family),
+        "url": questionnaire_canonical(family, base),
         "version": QUESTIONNAIRE_VERSION,
         "name": "Lamina" + "".join(p.title() for p in family.split("_")),
         "title": f"Lamina: {FAMILY_TITLES[family]}",

@@ -13,11 +13,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from pas.authentication import CHALLENGE, FHIR_AUTHENTICATION
 from pas.capability import capability_statement
 from pas.fhir import (
     ACCEPTED_CONTENT_TYPES,
@@ -29,7 +29,12 @@ from pas.fhir import (
 )
 from pas.intake import claim_submit
 from pas.mapping import inquiry_keys, json_load, resource_validate
-from pas.questionnaires import FAMILIES, family_for_questionnaire_id, questionnaire
+from pas.questionnaires import (
+    FAMILIES,
+    family_for_canonical,
+    family_for_questionnaire_id,
+    questionnaire,
+)
 from pas.responses import held_response_bundle, response_bundle
 from pas.schema import (
     CLAIM_INQUIRE,
@@ -73,7 +78,7 @@ def _base(request) -> str:
 class FhirView(APIView):
     """Token authentication; every error rendered as an OperationOutcome."""
 
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = FHIR_AUTHENTICATION
     permission_classes = [IsAuthenticated]
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
     parser_classes: list = []
@@ -83,7 +88,7 @@ class FhirView(APIView):
         if isinstance(exc, FhirError):
             return fhir_response(operation_outcome(exc.issues), exc.status, exc.headers)
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-            status, code, headers = 401, "login", {"WWW-Authenticate": "Token"}
+            status, code, headers = 401, "login", {"WWW-Authenticate": CHALLENGE}
         elif isinstance(exc, exceptions.PermissionDenied):
             status, code = 403, "forbidden"
         elif isinstance(exc, exceptions.NotAcceptable):
@@ -187,7 +192,27 @@ class QuestionnaireListApi(FhirView):
     @extend_schema(**QUESTIONNAIRE_SEARCH)
     def get(self, request):
         base = _base(request)
-        entries = [questionnaire(f) for f in FAMILIES]
+        families = list(FAMILIES)
+        unknown = set(request.query_params) - {"url", "_id", "_format"}
+        if unknown:
+            raise FhirError(
+                400,
+                [
+                    issue(
+                        f"Questionnaire search takes url and _id, not {', '.join(sorted(unknown))}.",
+                        code="not-supported",
+                    )
+                ],
+            )
+        urls = [u for value in request.query_params.getlist("url") for u in value.split(",")]
+        if urls:
+            wanted = {family_for_canonical(u, base) for u in urls}
+            families = [f for f in families if f in wanted]
+        ids = [i for value in request.query_params.getlist("_id") for i in value.split(",")]
+        if ids:
+            wanted = {family_for_questionnaire_id(i) for i in ids}
+            families = [f for f in families if f in wanted]
+        entries = [questionnaire(f, base) for f in families]
         return fhir_response(
             {
                 "resourceType": "Bundle",
@@ -217,7 +242,7 @@ class QuestionnaireDetailApi(FhirView):
                 404,
                 [issue(f"No Questionnaire {questionnaire_id!r}.", code="not-found")],
             )
-        return fhir_response(questionnaire(family))
+        return fhir_response(questionnaire(family, _base(request)))
 
 
 class ClaimSubmitApi(FhirView):

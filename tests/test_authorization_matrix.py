@@ -127,7 +127,8 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "fhir/Claim/$submit": {"get": NONE, "post": PROVIDERS},
     "fhir/Claim/$inquire": {"get": NONE, "post": PROVIDERS},
     "fhir/Subscription": {"get": NONE, "post": PROVIDERS},
-    "fhir/Subscription/<subscription_id>": {"get": ONLY_A, "delete": ONLY_A},
+    "fhir/Subscription/<subscription_id>": {"get": ONLY_A, "put": ONLY_A, "delete": ONLY_A},
+    "fhir/Subscription/<subscription_id>/$status": {"get": ONLY_A},
     # --- Sign-in ---
     "accounts/login/": {"get": ALL},
     "accounts/logout/": {"get": NONE},  # POST only

@@ -293,6 +293,62 @@ def test_questionnaire_search(client):
     assert body["total"] == len(FAMILIES)
 
 
+def test_questionnaire_canonicals_are_http_urls_that_resolve(client):
+    body = client.get("/fhir/Questionnaire").json()
+    for entry in body["entry"]:
+        url = entry["resource"]["url"]
+        assert url.startswith("http://testserver/fhir/Questionnaire/")
+        assert url == entry["fullUrl"]
+        read = client.get(url.removeprefix("http://testserver"))
+        assert read.status_code == 200
+        assert read.json()["url"] == url
+
+
+def test_questionnaire_canonical_base_from_settings(client, settings):
+    settings.FHIR_CANONICAL_BASE = "https://pa.example-plan.org/fhir"
+    body = client.get("/fhir/Questionnaire/lamina-spinal-fusion").json()
+    assert body["url"] == "https://pa.example-plan.org/fhir/Questionnaire/lamina-spinal-fusion"
+    found = client.get("/fhir/Questionnaire", {"url": body["url"]}).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == ["lamina-spinal-fusion"]
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        (
+            {"url": "http://testserver/fhir/Questionnaire/lamina-spinal-fusion"},
+            ["lamina-spinal-fusion"],
+        ),
+        (
+            {"url": "http://testserver/fhir/Questionnaire/lamina-spinal-fusion|1"},
+            ["lamina-spinal-fusion"],
+        ),
+        # the earlier urn: names still find their Questionnaire
+        ({"url": "urn:lamina:questionnaire:lamina-facet-injection"}, ["lamina-facet-injection"]),
+        ({"_id": "lamina-epidural-steroid-injection"}, ["lamina-epidural-steroid-injection"]),
+        (
+            {"_id": "lamina-spinal-fusion,lamina-facet-injection"},
+            ["lamina-facet-injection", "lamina-spinal-fusion"],
+        ),
+        ({"_id": "no-such-questionnaire"}, []),
+        ({"url": "http://elsewhere.example/Questionnaire/lamina-spinal-fusion"}, []),
+    ],
+)
+def test_questionnaire_search_by_url_and_id(client, query, ids):
+    response = client.get("/fhir/Questionnaire", query)
+    assert response.status_code == 200
+    body = response.json()
+    Bundle.model_validate(body)
+    assert sorted(e["resource"]["id"] for e in body.get("entry", [])) == sorted(ids)
+    assert body["total"] == len(ids)
+
+
+def test_questionnaire_search_by_an_unsupported_parameter_is_refused(client):
+    response = client.get("/fhir/Questionnaire", {"title": "fusion"})
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
 def test_metadata(client):
     response = client.get("/fhir/metadata")
 
@@ -302,6 +358,64 @@ def test_metadata(client):
     resources = {r["type"]: r for r in body["rest"][0]["resource"]}
     assert {op["name"] for op in resources["Claim"]["operation"]} == {"submit", "inquire"}
     assert {"Questionnaire", "Subscription"} <= set(resources)
+    # the security an EHR uses is declared
+    security = body["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "OAuth"
+    assert "Bearer" in security["description"]
+    assert {i["code"] for i in resources["Subscription"]["interaction"]} >= {"create", "update"}
+    assert resources["Subscription"]["operation"][0]["name"] == "status"
+    assert {p["name"] for p in resources["Questionnaire"]["searchParam"]} == {"url", "_id"}
+    # and only the formats Lamina speaks
+    assert "xml" not in " ".join(body["format"])
+
+
+# --- Authentication, formats and unknown paths --------------------------------------------------
+
+
+def test_a_bearer_token_authenticates_and_the_token_scheme_still_does(provider_a):
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=provider_a).key
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert post_fhir(bearer, SUBMIT, surgical_bundle()).status_code == 200
+    token = APIClient()
+    token.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert post_fhir(token, INQUIRE, _inquiry()).status_code == 200
+    # the REST API keeps its Token scheme
+    assert token.get("/api/v1/requests/").status_code == 200
+
+
+def test_a_wrong_bearer_token_is_401_with_the_challenge():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    response = post_fhir(client, SUBMIT, surgical_bundle())
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert not PriorAuthRequest.objects.exists()
+
+
+def test_xml_is_refused_as_the_capability_statement_says(api_a):
+    response = post_fhir(
+        api_a, SUBMIT, "<Bundle xmlns='http://hl7.org/fhir'/>", "application/fhir+xml"
+    )
+    assert response.status_code == 415
+    assert response.json()["resourceType"] == "OperationOutcome"
+    asked = api_a.get("/fhir/metadata", HTTP_ACCEPT="application/fhir+xml")
+    assert asked.status_code in {200, 406}
+    if asked.status_code == 406:
+        assert asked.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    "path", ["/fhir/Patient/1", "/fhir/Claim", "/fhir/Questionnaire/x/y", "/fhir/nothing"]
+)
+def test_an_unknown_fhir_path_answers_an_operation_outcome(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/fhir+json")
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 def test_the_readme_examples_submit_and_inquire(api_a):
