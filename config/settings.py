@@ -360,6 +360,14 @@ APPEAL_WINDOWS_HOURS = {
     "expedited": int(os.environ.get("APPEAL_EXPEDITED_HOURS", "72")),
     "standard": int(os.environ.get("APPEAL_STANDARD_HOURS", str(30 * 24))),
 }
+# The health plan the letters speak for, and how a member or provider reaches it (every letter
+# prints these). The defaults point to the member's ID card, which always carries them.
+PLAN_NAME = os.environ.get("PLAN_NAME", "Your health plan")
+PLAN_PHONE = os.environ.get("PLAN_PHONE", "the Member Services number on the back of the ID card")
+PLAN_TTY = os.environ.get("PLAN_TTY", "711")
+PLAN_ADDRESS = os.environ.get(
+    "PLAN_ADDRESS", "Utilization Management, at the address on the back of the ID card"
+)
 # How long $submit waits for the evidence checks before answering "pended" (PAS: 15 s).
 FHIR_SUBMIT_WAIT_SECONDS = float(os.environ.get("FHIR_SUBMIT_WAIT_SECONDS", "12"))
 # FHIR subscriptions: endpoints on loopback, private or link-local addresses are refused (when the

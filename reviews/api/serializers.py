@@ -133,6 +133,59 @@ class DeterminationReasonOutput(serializers.Serializer):
     )
 
 
+def determination_reasons(determination) -> list[dict]:
+    """A determination's reasons as the API shows them (DeterminationReasonOutput)."""
+    return [
+        {
+            "criterion": str(r.get("criterion") or ""),
+            "statement": str(r.get("statement") or ""),
+            "note": str(r.get("note") or ""),
+            "source": str(r.get("source_label") or ""),
+        }
+        for r in determination.reasons or []
+        if isinstance(r, dict)
+    ]
+
+
+class LetterFindingOutput(serializers.Serializer):
+    fact = serializers.CharField(help_text="What the criterion looked at, in words.")
+    found = serializers.CharField(help_text="What the records showed.")
+    required = serializers.CharField(help_text="What the criterion asks for; empty when unknown.")
+
+
+class LetterDocumentOutput(serializers.Serializer):
+    id = serializers.CharField(help_text="The source's id, e.g. the LCD `L39240`.")
+    title = serializers.CharField(help_text="The source's title.")
+    url = serializers.URLField(help_text="Where to read the source.")
+
+
+class LetterReasonOutput(serializers.Serializer):
+    criterion = serializers.CharField(
+        help_text="The criterion, e.g. `ESI-05`; empty for a reason the physician wrote."
+    )
+    statement = serializers.CharField(
+        help_text="The criterion in plain language, or the physician's written reason."
+    )
+    note = serializers.CharField(help_text="The physician's note on it; empty when none.")
+    findings = LetterFindingOutput(
+        many=True, help_text="For a criterion: each fact read, what was found, what is required."
+    )
+    documents = LetterDocumentOutput(
+        many=True, help_text="For a criterion: the public sources it comes from, LCDs first."
+    )
+    location = serializers.CharField(help_text="Where in the sources; empty when not given.")
+    source = serializers.CharField(
+        help_text="For a written reason: where its evidence is, in words; empty for a criterion."
+    )
+
+
+class PlanContactOutput(serializers.Serializer):
+    name = serializers.CharField(help_text="The health plan's name.")
+    phone = serializers.CharField(help_text="The phone number to call.")
+    tty = serializers.CharField(help_text="The TTY number for the deaf and hard of hearing.")
+    address = serializers.CharField(help_text="Where to write.")
+
+
 class DeterminationOutput(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=[("initial", "initial"), ("appeal", "appeal")],
@@ -172,16 +225,7 @@ class DeterminationOutput(serializers.Serializer):
 
     @extend_schema_field(DeterminationReasonOutput(many=True))
     def get_reasons(self, determination) -> list[dict]:
-        return [
-            {
-                "criterion": str(r.get("criterion") or ""),
-                "statement": str(r.get("statement") or ""),
-                "note": str(r.get("note") or ""),
-                "source": str(r.get("source_label") or ""),
-            }
-            for r in determination.reasons or []
-            if isinstance(r, dict)
-        ]
+        return determination_reasons(determination)
 
     def get_policy_version(self, determination) -> str | None:
         return determination.evaluation_snapshot.get("policy_version") or (

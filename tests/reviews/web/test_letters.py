@@ -7,7 +7,12 @@ from django.urls import reverse
 
 from reviews.letters import letter_context
 from reviews.models import AuditEvent, Evaluation
-from reviews.services import determination_record, request_escalate, request_withdraw
+from reviews.services import (
+    determination_record,
+    request_claim,
+    request_escalate,
+    request_withdraw,
+)
 from tests.reviews.web.builders import review_case
 
 pytestmark = pytest.mark.django_db
@@ -23,14 +28,28 @@ IMAGING = (
 )
 
 
-def denied(provider, nurse, physician):
-    case = review_case(provider)
+# The LCD ESI-05 comes from, as the shipped policy names it.
+LCD = (
+    "LCD Epidural Steroid Injections for Pain Management (multi-MAC text) (L39240, "
+    "https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?lcdid=39240)"
+)
+
+
+def escalated(provider, nurse, physician, **service):
+    """A case the nurse escalated and the physician now holds."""
+    case = review_case(provider, **service)
+    request_claim(pa_request=case, actor=nurse)
     request_escalate(pa_request=case, actor=nurse, note="Short therapy.")
+    return request_claim(pa_request=case, actor=physician)
+
+
+def denied(provider, nurse, physician, reasons=None):
+    case = escalated(provider, nurse, physician)
     return determination_record(
         pa_request=case,
         outcome="denied",
         actor=physician,
-        reasons=[{"criterion": "ESI-05", "statement": STATEMENT}],
+        reasons=reasons or [{"criterion": "ESI-05"}],
         rationale="The records show 20 days of therapy; the policy asks for 28.",
     )
 
@@ -56,8 +75,73 @@ def test_denial_letter_says_why_under_which_policy_and_how_to_appeal(
     assert event.data == {"channel": "web", "determination_id": determination.pk, "format": "html"}
 
 
+def test_each_reason_states_the_fact_the_threshold_and_the_source(
+    nurse_client, nurse, physician, provider_a
+):
+    determination = denied(provider_a, nurse, physician)
+    (reason,) = letter_context(determination)["reasons"]
+    assert reason["findings"] == [
+        {
+            "fact": "Dated conservative care (start, end, outcome) that failed or was not tolerated",
+            "found": "20 days",
+            "required": "at least 28 days",
+        }
+    ]
+    assert reason["location"] == "L39240; L33906 summary (4 weeks); commercial 2-6 weeks"
+    html = nurse_client.get(
+        reverse("letter", args=[determination.request_id, determination.pk])
+    ).content.decode()
+    assert "<h2>Why the request was not approved</h2>" in html
+    assert (
+        "the records show <strong>20 days</strong>; the criterion asks for <strong>at least 28 days"
+        in html
+    )
+    assert LCD in html
+    assert "Where: L39240; L33906 summary (4 weeks); commercial 2-6 weeks." in html
+
+
+def test_a_letter_speaks_plainly_and_gives_the_plans_contact(
+    settings, nurse_client, nurse, physician, provider_a
+):
+    settings.PLAN_NAME = "Cascade Health Plan"
+    settings.PLAN_PHONE = "1-800-555-0199"
+    settings.PLAN_ADDRESS = "PO Box 4410, Portland, OR 97208"
+    # ESI-02 cites internal guidance next to the LCD: the letter names the LCD only
+    determination = denied(provider_a, nurse, physician, reasons=[{"criterion": "ESI-02"}])
+    url = reverse("letter", args=[determination.request_id, determination.pk])
+    html = nurse_client.get(url).content.decode()
+    pdf_text = letter_context(determination)
+    for text in (html, str(pdf_text)):
+        assert "seed" not in text.lower()
+        assert "SEED-" not in text and "RUBRIC-" not in text
+        assert "provider API" not in text and "Lamina's" not in text
+    assert "Cascade Health Plan · Utilization review" in html
+    assert "Call 1-800-555-0199 (TTY 711), or write to PO Box 4410, Portland, OR 97208." in html
+    assert "the member may call 1-800-555-0199 (TTY 711)" in html
+    assert "Why was not approved" not in html
+
+
+def test_a_written_reason_states_its_evidence(nurse_client, nurse, physician, provider_a):
+    determination = denied(
+        provider_a,
+        nurse,
+        physician,
+        reasons=[
+            {"statement": "An injection at L5-S1 was done three weeks ago.", "source": "records"}
+        ],
+    )
+    (reason,) = letter_context(determination)["reasons"]
+    assert (reason["criterion"], reason["findings"], reason["documents"]) == ("", [], [])
+    html = nurse_client.get(
+        reverse("letter", args=[determination.request_id, determination.pk])
+    ).content.decode()
+    assert "An injection at L5-S1 was done three weeks ago." in html
+    assert "Based on: The clinical records sent with the request." in html
+    assert "(criterion" not in html
+
+
 def test_approval_letter_has_the_authorization_and_no_appeal(nurse_client, nurse, provider_a):
-    case = review_case(provider_a)
+    case = request_claim(pa_request=review_case(provider_a), actor=nurse)
     determination = determination_record(pa_request=case, outcome="approved", actor=nurse)
     context = letter_context(determination)
     assert context["appeal"] is None and context["reasons"] == []
@@ -70,8 +154,7 @@ def test_approval_letter_has_the_authorization_and_no_appeal(nurse_client, nurse
 
 
 def test_partial_letter_marks_what_was_not_approved(nurse, physician, provider_a):
-    case = review_case(provider_a, levels=["L4-L5", "L5-S1"], units=2)
-    request_escalate(pa_request=case, actor=nurse, note="x")
+    case = escalated(provider_a, nurse, physician, levels=["L4-L5", "L5-S1"], units=2)
     determination = determination_record(
         pa_request=case,
         outcome="partially_approved",
@@ -84,7 +167,20 @@ def test_partial_letter_marks_what_was_not_approved(nurse, physician, provider_a
     context = letter_context(determination)
     assert context["headline"] == "Your request is partly approved"
     assert context["authorization"]["levels"] == ["L5-S1"]
-    assert context["reasons"] == [{"criterion": "ESI-02", "statement": IMAGING}]
+    ((reason),) = context["reasons"]
+    assert (reason["criterion"], reason["statement"]) == ("ESI-02", IMAGING)
+    assert reason["findings"] == [
+        {
+            "fact": "An MRI or CT showing the pathology at the treated level",
+            "found": "yes",
+            "required": "yes",
+        },
+        {
+            "fact": "An MRI or CT concordant with the symptoms and the treated level",
+            "found": "not stated in the records",
+            "required": "yes",
+        },
+    ]
     assert context["appeal"]["window_days"] == 60
 
 
@@ -141,7 +237,10 @@ def test_provider_lists_and_reads_letters_through_the_api(api_a, nurse, physicia
     assert detail.status_code == 200
     letter = detail.json()
     assert letter["outcome"] == "denied"
-    assert letter["reasons"] == [{"criterion": "ESI-05", "statement": STATEMENT}]
+    ((reason),) = letter["reasons"]
+    assert (reason["criterion"], reason["statement"], reason["source"]) == ("ESI-05", STATEMENT, "")
+    assert reason["documents"][0]["id"] == "L39240"
+    assert letter["plan"]["tty"] == "711"
     version = Evaluation.objects.get(request=case).policy_version
     assert letter["policy"]["label"] == version.label
     assert letter["policy"]["checksum_prefix"] == version.checksum[:12]
