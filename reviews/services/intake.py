@@ -14,6 +14,7 @@ from reviews.models import (
     OPEN_STATUSES,
     Attachment,
     Determination,
+    Evaluation,
     InformationRequest,
     Member,
     Outcome,
@@ -109,8 +110,8 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
     4. Store the request, its service lines and attachments; audit the submission.
     5. Move it to `evaluating` and enqueue the checks after commit.
 
-    The returned request carries its member and service lines as written, so the response is
-    built without reading them back.
+    The returned request carries its member, its service lines and the fact that it has no
+    evaluation or determination yet, so the response is built without reading anything back.
     """
     _require_provider(actor)
     codes = list(data["service"]["cpt_codes"])
@@ -178,16 +179,24 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
     )
     enqueue_evidence_checks(pa_request.pk)
     pa_request.member = member
-    _cache_lines(pa_request, lines)
+    _cache_related(pa_request, lines)
     return pa_request
 
 
-def _cache_lines(pa_request: PriorAuthRequest, lines: list[ServiceLine]) -> None:
-    """Give `pa_request.lines.all()` the lines just written, as prefetch_related would."""
+def _cache_related(pa_request: PriorAuthRequest, lines: list[ServiceLine]) -> None:
+    """What the response reads of the request, from memory: the lines just written (as
+    prefetch_related would give them) and, truthfully for a request created in this transaction,
+    no evaluation, determination or request for information yet (an empty queryset stays empty
+    through any filter or ordering without asking the database)."""
     cached = ServiceLine.objects.filter(request=pa_request)
     cached._result_cache = lines
     cached._prefetch_done = True
-    pa_request._prefetched_objects_cache = {"lines": cached}
+    pa_request._prefetched_objects_cache = {
+        "lines": cached,
+        "evaluations": Evaluation.objects.none(),
+        "determinations": Determination.objects.none(),
+        "information_requests": InformationRequest.objects.none(),
+    }
 
 
 def _add_attachments(pa_request: PriorAuthRequest, attachments: list[dict], *, source: str) -> None:
