@@ -7,14 +7,18 @@ One run, in this order (see bench/README.md for what each figure means):
 2. Queue scale: the reviewer queue page and the provider list endpoint, timed and their queries
    counted in-process (Django test Client on the same database) with 1,000 and with 100,000
    requests on file; the query plans of the queue page are kept.
-3. With gunicorn (2 workers) and a Celery worker running: intake (POST /api/v1/requests/) and its
-   floor (POST /api/v1/_floor/: authenticate, parse, insert one row) at concurrency 1, 8 and 32;
-   a no-op Celery task round trip (the queue floor); end to end, submit to recommendation at a
-   sustained rate.
-4. Audit: the trail is topped up to 1,000,000 events and `verify_audit` walks it in a process of
+3. With gunicorn (2 workers), a Celery worker and Celery beat running: intake
+   (POST /api/v1/requests/) and its floor (POST /api/v1/_floor/: authenticate, parse, insert one
+   row) at concurrency 1, 8 and 32; a no-op Celery task round trip (the queue floor); end to end,
+   submit to recommendation at a sustained rate; the SQL statements of one submission.
+4. Scale-out: with 1 and 2 web servers (gunicorn, 2 workers each, the client balancing across
+   them) and 1 and 2 Celery workers (2 processes each) on the same PostgreSQL and Redis: intake,
+   the floor, and evaluated requests per second (submission to recommendation, sustained).
+5. Audit: the trail is topped up to 1,000,000 events and `verify_audit` walks it in a process of
    its own, timed, with its peak memory.
 
 Results go to bench/results/bench-<UTC time>.json, and a Markdown summary is printed.
+--phase-seconds and --scale-seconds bound the load phases (see --help).
 """
 
 import argparse
@@ -331,7 +335,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_call(port: int, method: str, path: str, body: bytes | None = None, headers=None):
+class Ports:
+    """The web servers' ports, handed out in turn: the client side of a round-robin balancer."""
+
+    def __init__(self, ports: "int | list[int] | Ports") -> None:
+        self.ports = (
+            ports.ports
+            if isinstance(ports, Ports)
+            else ([ports] if isinstance(ports, int) else list(ports))
+        )
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            port = self.ports[self._next % len(self.ports)]
+            self._next += 1
+            return port
+
+
+def http_call(port, method: str, path: str, body: bytes | None = None, headers=None):
+    if isinstance(port, Ports):
+        port = port.next()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     started = time.perf_counter()
     try:
@@ -352,7 +377,7 @@ def _quantile(values: list[float], q: int) -> float:
 
 
 def run_load(
-    port: int,
+    port,
     path: str,
     token: str,
     bodies: Bodies,
@@ -362,6 +387,7 @@ def run_load(
     seconds: float,
 ) -> dict:
     """`concurrency` threads POST until `count` requests are done or `seconds` have passed."""
+    port = Ports(port)
     lock = threading.Lock()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -411,7 +437,7 @@ def run_load(
 
 
 def run_e2e(
-    port: int,
+    port,
     token: str,
     bodies: Bodies,
     *,
@@ -421,6 +447,7 @@ def run_e2e(
     timeout: float = 120,
 ) -> dict:
     """Submit at `rate` per second; each submitter polls its request until it has a recommendation."""
+    port = Ports(port)
     lock = threading.Lock()
     durations: list[float] = []
     failures: dict[str, int] = {}
@@ -488,12 +515,18 @@ def run_ping(count: int) -> dict:
 
 
 class Servers:
-    """gunicorn (2 workers) and a Celery worker on the bench database and a queue of the run's own."""
+    """`webs` gunicorn servers (2 workers each, a port each), `workers` Celery workers (2
+    processes each) and Celery beat (the audit sealer every second, the sweep, the clocks), on
+    the bench database and a queue of the run's own."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, webs: int = 1, workers: int = 1) -> None:
+        self.ports = [free_port() for _ in range(webs)]
+        self.port = Ports(self.ports)
+        self.workers = workers
         self.workdir = workdir
         self.processes: list[subprocess.Popen] = []
+        self.webs: list[tuple[subprocess.Popen, Path]] = []
+        self.celery: list[tuple[subprocess.Popen, Path]] = []
 
     def _start(self, name: str, args: list[str]) -> tuple[subprocess.Popen, Path]:
         log = self.workdir / f"{name}.log"
@@ -509,56 +542,76 @@ class Servers:
         return process, log
 
     def __enter__(self) -> "Servers":
-        self.gunicorn, self.gunicorn_log = self._start(
-            "gunicorn",
-            [
-                "gunicorn",
-                "config.wsgi:application",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--backlog",
-                "2048",
-                "--timeout",
-                "120",
-                "--log-level",
-                "warning",
-            ],
-        )
-        self.worker, self.worker_log = self._start(
-            "worker",
+        for i, port in enumerate(self.ports):
+            self.webs.append(
+                self._start(
+                    f"gunicorn-{i + 1}",
+                    [
+                        "gunicorn",
+                        "config.wsgi:application",
+                        "--workers",
+                        "2",
+                        "--bind",
+                        f"127.0.0.1:{port}",
+                        "--backlog",
+                        "2048",
+                        "--timeout",
+                        "120",
+                        "--log-level",
+                        "warning",
+                    ],
+                )
+            )
+        for i in range(self.workers):
+            self.celery.append(
+                self._start(
+                    f"worker-{i + 1}",
+                    [
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        QUEUE,
+                        "-n",
+                        f"bench{i + 1}-{QUEUE}@%h",
+                        "--concurrency",
+                        "2",
+                        "--pool",
+                        "prefork",
+                        "--loglevel",
+                        "INFO",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                    ],
+                )
+            )
+        self.beat = self._start(
+            "beat",
             [
                 "celery",
                 "-A",
                 "config",
-                "worker",
-                "-Q",
-                QUEUE,
-                "--concurrency",
-                "2",
-                "--pool",
-                "prefork",
+                "beat",
                 "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
+                "WARNING",
+                "--schedule",
+                str(self.workdir / "celerybeat-schedule"),
             ],
         )
-        deadline = time.monotonic() + 90
+        # The first worker's log, for what the bench reads of it.
+        self.worker_log = self.celery[0][1]
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            for process, log in (
-                (self.gunicorn, self.gunicorn_log),
-                (self.worker, self.worker_log),
-            ):
+            for process, log in [*self.webs, *self.celery, self.beat]:
                 if process.poll() is not None:
                     raise RuntimeError(f"{log.name} exited:\n{log.read_text()[-3000:]}")
-            status, _, _ = http_call(self.port, "GET", "/api/schema/")
-            if status == 200 and "ready." in self.worker_log.read_text():
+            up = all(http_call(port, "GET", "/api/schema/")[0] == 200 for port in self.ports)
+            if up and all("ready." in log.read_text() for _, log in self.celery):
                 return self
             time.sleep(0.5)
-        raise RuntimeError("gunicorn or the Celery worker did not start within 90 s")
+        raise RuntimeError("gunicorn or a Celery worker did not start within 120 s")
 
     def __exit__(self, *exc) -> None:
         import signal
@@ -572,6 +625,108 @@ class Servers:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+# --- Statements per submission and scale-out ---------------------------------------------------------
+
+
+def measure_statements(token: str, bodies: "Bodies") -> dict:
+    """One submission in-process (Django's test Client on the bench database): its SQL."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    for _ in range(2):  # warm: connection, caches, the user
+        client.post(
+            "/api/v1/requests/",
+            bodies.next(),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+            **headers,
+        )
+    with CaptureQueriesContext(connection) as context:
+        response = client.post(
+            "/api/v1/requests/",
+            bodies.next(),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+            **headers,
+        )
+    if response.status_code != 201:
+        raise RuntimeError(f"the in-process submission answered {response.status_code}")
+    sql = [q["sql"] for q in context.captured_queries]
+    return {
+        "statements": len(sql),
+        "savepoints": sum(1 for q in sql if q.upper().startswith("SAVEPOINT")),
+        "sql": sql,
+    }
+
+
+def _evaluated(first: int, last: int) -> tuple[int, datetime | None]:
+    """How many of the bench's requests BENCH-first..BENCH-last have their recommendation, and
+    when the last of those evaluations was written."""
+    from django.db.models import Max
+
+    from reviews.models import Evaluation, PriorAuthRequest
+
+    ids = [f"BENCH-{n:07d}" for n in range(first, last + 1)]
+    done = PriorAuthRequest.objects.filter(external_id__in=ids).exclude(recommendation="")
+    latest = Evaluation.objects.filter(request__in=done).aggregate(at=Max("created_at"))["at"]
+    return done.count(), latest
+
+
+def run_scaleout(
+    servers: Servers, token: str, bodies: "Bodies", *, concurrency: int, seconds: float
+) -> dict:
+    """Evaluated requests per second, sustained: `concurrency` clients submit for `seconds`
+    across every web server; the figure is the requests evaluated (recommendation written)
+    divided by the time from the first submission to the last evaluation. Beside it, the floor
+    endpoint at the same concurrency on the same servers."""
+    from django.utils import timezone
+
+    floor = run_load(
+        servers.port,
+        "/api/v1/_floor/",
+        token,
+        bodies,
+        concurrency=concurrency,
+        count=10**9,
+        seconds=seconds,
+    )
+    first = bodies.count + 1
+    started = timezone.now()
+    intake = run_load(
+        servers.port,
+        "/api/v1/requests/",
+        token,
+        bodies,
+        concurrency=concurrency,
+        count=10**9,
+        seconds=seconds,
+    )
+    last = bodies.count
+    deadline = time.monotonic() + 600
+    while True:
+        done, latest = _evaluated(first, last)
+        if done >= intake["ok"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    span = (latest - started).total_seconds() if latest else None
+    return {
+        "web_servers": len(servers.ports),
+        "celery_workers": servers.workers,
+        "concurrency": concurrency,
+        "floor_rps": floor["rps"],
+        "intake_rps": intake["rps"],
+        "intake_p95_ms": intake["p95_ms"],
+        "submitted": intake["ok"],
+        "evaluated": done,
+        "evaluated_rps": round(done / span, 1) if span else None,
+        "seconds_to_last_evaluation": round(span, 1) if span else None,
+        "errors": {k: v for k, v in intake["statuses"].items() if not k.startswith("2")},
+    }
 
 
 # --- Audit --------------------------------------------------------------------------------------------
@@ -642,6 +797,12 @@ def summary_table(results: dict) -> str:
             f"| {name}, 100,000 vs 1,000 requests: queries | {b['queries']} | {a['queries']} | "
             f"{_ratio(b['queries'], a['queries'])} |"
         )
+    statements = results.get("statements")
+    if statements:
+        rows.append(
+            f"| SQL statements per submission | {statements['statements']} "
+            f"({statements['savepoints']} savepoint) | 33 (13 savepoints) before the rework | |"
+        )
     audit = results["audit"]
     rows.append(
         f"| verify_audit over {audit['events']:,} events: time | {audit['seconds']} s | | |"
@@ -651,6 +812,20 @@ def summary_table(results: dict) -> str:
         f"{audit['rss_mib_walk_growth']} MiB ({audit['rss_mib_peak_during_walk']} MiB) | "
         f"before the walk {audit['rss_mib_before_walk']} MiB | |"
     )
+    if results.get("scale_out"):
+        rows += [
+            "",
+            "| web servers | Celery workers | intake requests/s | floor requests/s | "
+            "evaluated requests/s (sustained) | intake p95 |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in results["scale_out"]:
+            rows.append(
+                f"| {row['web_servers']} | {row['celery_workers']} | {row['intake_rps']} | "
+                f"{row['floor_rps']} | {row['evaluated_rps']} ({row['evaluated']} of "
+                f"{row['submitted']} in {row['seconds_to_last_evaluation']} s) | "
+                f"{row['intake_p95_ms']} ms |"
+            )
     return "\n".join(rows)
 
 
@@ -667,12 +842,29 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="submissions per second for the end-to-end measure (default 1)",
     )
+    parser.add_argument(
+        "--phase-seconds",
+        type=float,
+        help="upper bound of each intake/floor phase (default 30; 10 with --quick)",
+    )
+    parser.add_argument(
+        "--scale-seconds",
+        type=float,
+        help="submission time of each scale-out configuration (default 20; 8 with --quick)",
+    )
+    parser.add_argument(
+        "--scale-concurrency",
+        type=int,
+        default=8,
+        help="clients submitting during the scale-out measure (default 8)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     small, large = (100, 1_000) if quick else (1_000, 100_000)
     audit_total = 20_000 if quick else 1_000_000
     counts = {1: 20, 8: 40, 32: 64} if quick else {1: 150, 8: 400, 32: 640}
-    phase_seconds = 10 if quick else 30
+    phase_seconds = args.phase_seconds or (10 if quick else 30)
+    scale_seconds = args.scale_seconds or (8 if quick else 20)
     page_runs = 5 if quick else 25
 
     run_started = time.monotonic()
@@ -717,9 +909,10 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.gettempdir()) / f"lamina-bench-{QUEUE}"
     workdir.mkdir(parents=True, exist_ok=True)
-    say(f"starting gunicorn (2 workers) and a Celery worker; logs in {workdir}")
-    with Servers(workdir) as servers:
-        bodies = Bodies(seed=3)
+    say(f"starting gunicorn (2 workers), a Celery worker and beat; logs in {workdir}")
+    bodies = Bodies(seed=3)
+    _mkdir(workdir / "main")
+    with Servers(workdir / "main") as servers:
         # Warm both endpoints (imports, connections, the worker's first evaluation).
         run_load(
             servers.port, "/api/v1/_floor/", token, bodies, concurrency=2, count=10, seconds=30
@@ -759,6 +952,42 @@ def main(argv: list[str] | None = None) -> int:
             servers.port, token, bodies, rate=args.e2e_rate, seconds=15 if quick else 60
         )
         print(f"    {json.dumps(results['end_to_end'])}")
+        say("statements per submission (in-process)")
+        results["statements"] = measure_statements(token, bodies)
+        print(
+            f"    {results['statements']['statements']} statements, "
+            f"{results['statements']['savepoints']} savepoint(s)"
+        )
+        wait_for_backlog()
+
+    results["scale_out"] = []
+    for webs, workers in ((1, 1), (2, 1), (1, 2), (2, 2)):
+        say(
+            f"scale-out: {webs} web server(s), {workers} Celery worker(s), "
+            f"{args.scale_concurrency} clients for {scale_seconds:g} s"
+        )
+        directory = workdir / f"scale-{webs}w{workers}c"
+        _mkdir(directory)
+        with Servers(directory, webs=webs, workers=workers) as servers:
+            run_load(
+                servers.port,
+                "/api/v1/requests/",
+                token,
+                bodies,
+                concurrency=2,
+                count=10,
+                seconds=30,
+            )
+            wait_for_backlog()
+            row = run_scaleout(
+                servers,
+                token,
+                bodies,
+                concurrency=args.scale_concurrency,
+                seconds=scale_seconds,
+            )
+        print(f"    {json.dumps(row)}")
+        results["scale_out"].append(row)
 
     say(f"audit: topping the trail up to {audit_total:,} events")
     load_views(audit_total, cast=cast, now=timezone.now())
@@ -790,6 +1019,11 @@ def scale_target(scale: dict) -> dict[str, str]:
         )
         verdicts[page] = "holds" if holds else "MISSED"
     return verdicts
+
+
+def _mkdir(path: Path) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return True
 
 
 def with_vacuum() -> None:
