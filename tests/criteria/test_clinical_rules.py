@@ -593,3 +593,37 @@ def test_documentation_is_a_criterion_of_its_own(family, profile):
     assert outcome.recommendation != "approve"
     body["attachments"] = [note]
     assert result(evaluate_body(body, profile), "GEN-10")["answer"] == "met"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "oncology",
+    [
+        {"epidural_tumor_abuts_cord": True},
+        {"escc_grade": "1c"},
+        {"metastatic_disease": True},
+    ],
+    ids=["abuts", "bilsky-1c", "metastatic"],
+)
+@pytest.mark.parametrize("family", ["esi", "facet", "rfa"])
+def test_a_reported_neoplasm_is_a_red_flag_before_an_injection_or_ablation(
+    family, profile, oncology
+):
+    body = BASES[family]()
+    body["clinical"]["oncology"] = oncology
+    outcome = evaluate_body(body, profile)
+    assert "GEN-12" in outcome.red_flags
+    assert outcome.recommendation == "physician_review"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("grade,flagged", [("1b", False), ("1c", True), ("3", True)])
+def test_an_osteoporotic_fracture_beside_a_tumour_abutting_the_cord_is_a_red_flag(
+    profile, grade, flagged
+):
+    # VA-08 reads the grade on the neoplastic path; on the osteoporotic path GEN-12 does.
+    body = vertebral_augmentation_body()
+    body["clinical"]["oncology"] = {"escc_grade": grade}
+    outcome = evaluate_body(body, profile)
+    assert ("GEN-12" in outcome.red_flags) is flagged
+    assert (outcome.recommendation == "physician_review") is flagged

@@ -409,6 +409,7 @@ OUTCOMES = [
         VA,
         {
             "fracture.etiology": "metastatic",
+            "oncology.neoplasm_declared": True,
             "diagnosis.codes": ["C79.51", "M84.58XA"],
             "red_flags.cancer_history": True,
             "red_flags.malignancy_workup_complete": True,
@@ -421,6 +422,7 @@ OUTCOMES = [
         VA,
         {
             "fracture.etiology": "myeloma",
+            "oncology.neoplasm_declared": True,
             "diagnosis.codes": ["C90.00", "M84.58XA"],
             "red_flags.cancer_history": True,
             "red_flags.malignancy_workup_complete": True,
