@@ -274,3 +274,30 @@ def test_the_replay_engine_answers_as_the_live_one(history):
         assert [m["fact"] for m in bare.missing_information] == [
             m["fact"] for m in full.missing_information
         ]
+
+
+def test_on_the_demo_data_the_policy_in_force_replays_to_the_live_recommendations(
+    db, settings, policies
+):
+    """Every family's active version, replayed over the demo requests, changes nothing: the
+    replay reproduces the live decision from what each evaluation recorded."""
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    replayed = 0
+    for version in PolicyVersion.objects.filter(status="active", profile="baseline"):
+        simulation = simulation_create(
+            version=version, since=date(2000, 1, 1), until=date.today() + timedelta(days=1)
+        )
+        result = simulation_run(simulation=simulation)
+        last = {}
+        for evaluation in Evaluation.objects.filter(
+            request__procedure_family=version.policy.family, profile="baseline"
+        ).order_by("request_id", "round"):
+            last[evaluation.request_id] = evaluation.recommendation
+        assert result["requests"] == len(last)
+        assert result["changed"] == 0, result["changes"]
+        for recommendation in result["before"]:
+            expected = sum(1 for r in last.values() if r == recommendation)
+            assert result["before"][recommendation] == expected
+        replayed += result["requests"]
+    assert replayed > 0

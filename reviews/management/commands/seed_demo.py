@@ -29,6 +29,7 @@ from reviews.services import (
     determination_record,
     evidence_checks_run,
     request_answer_information,
+    request_claim,
     request_escalate,
     request_information_ask,
     request_submit,
@@ -280,8 +281,16 @@ class Command(BaseCommand):
             pa_request.refresh_from_db()
         return pa_request
 
+    @staticmethod
+    def _held(pa_request: PriorAuthRequest, reviewer: User) -> PriorAuthRequest:
+        """A reviewer acts only on a case they hold: claim it first, as the queue page does."""
+        if pa_request.assigned_to_id != reviewer.pk:
+            pa_request = request_claim(pa_request=pa_request, actor=reviewer)
+        return pa_request
+
     def _to_physician(self, pa_request: PriorAuthRequest) -> PriorAuthRequest:
         if pa_request.status == Status.NURSE_REVIEW:
+            pa_request = self._held(pa_request, self.users["nurse"])
             pa_request = request_escalate(
                 pa_request=pa_request,
                 actor=self.users["nurse"],
@@ -291,10 +300,12 @@ class Command(BaseCommand):
 
     def _to_approved(self, pa_request, provider, plan) -> None:
         if pa_request.status == Status.NURSE_REVIEW:
+            pa_request = self._held(pa_request, self.users["nurse"])
             determination_record(
                 pa_request=pa_request, outcome="approved", actor=self.users["nurse"]
             )
         elif pa_request.status == Status.PHYSICIAN_REVIEW:
+            pa_request = self._held(pa_request, self.users["physician"])
             determination_record(
                 pa_request=pa_request, outcome="approved", actor=self.users["physician"]
             )
@@ -304,6 +315,7 @@ class Command(BaseCommand):
             reviewer = self.users[
                 "nurse" if pa_request.status == Status.NURSE_REVIEW else "physician"
             ]
+            pa_request = self._held(pa_request, reviewer)
             request_information_ask(
                 pa_request=pa_request,
                 actor=reviewer,
@@ -344,6 +356,7 @@ class Command(BaseCommand):
         pa_request = self._to_physician(pa_request)
         if pa_request.status != Status.PHYSICIAN_REVIEW:
             return None
+        pa_request = self._held(pa_request, self.users["physician"])
         evaluation = pa_request.evaluations.order_by("-round").first()
         reasons = [
             {"criterion": r["id"], "statement": r["statement"]}
