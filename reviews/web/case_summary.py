@@ -11,7 +11,7 @@ to a request for information come first, since they are what the reviewer acts o
 from django.urls import reverse
 
 from reviews.models import Appeal, Attachment, InformationRequest, PriorAuthRequest
-from reviews.web.clinical import label
+from reviews.web.clinical import label, plain_engine_text
 
 # Which part of the case each consistency check compares against.
 _IMAGING_CHECKS = {"levels_imaging", "levels_fracture", "sides"}
@@ -66,6 +66,7 @@ def criteria_display(evaluation, contradicted: dict[str, list[dict]]) -> list[di
             {
                 **result,
                 "answer_words": ANSWER_WORDS.get(result.get("answer"), result.get("answer")),
+                "explanation_words": plain_engine_text(result.get("explanation") or ""),
                 "sources": source_links(result.get("citation"), sources),
                 "contradictions": contradicted.get(criterion, []),
             }
@@ -210,8 +211,8 @@ def case_summary(
                     "severity": "bad" if answer == "not_met" else "warn",
                     "title": f"{criterion} {ANSWER_WORDS[answer].lower()}"
                     + ("" if result.get("decisive", True) else " (advisory)"),
-                    "text": result.get("explanation") or result.get("statement", ""),
-                    "statement": result.get("statement", ""),
+                    "text": result.get("statement", ""),
+                    "detail": plain_engine_text(result.get("explanation") or ""),
                     "links": links,
                 }
             )

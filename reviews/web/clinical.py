@@ -3,6 +3,7 @@
 A missing or null fact is shown as "unknown", never as "no" (REQUEST.md: null means unknown).
 """
 
+import re
 from typing import Any
 
 LABELS = {
@@ -128,3 +129,33 @@ def clinical_sections(clinical: dict) -> dict:
         else:
             facts.append((label(key), value_text(value)))
     return {"facts": facts, "flags": flags, "tables": tables}
+
+
+_FACT = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+\b")
+_OPERATORS = [
+    (" >= ", " at least "),
+    (" <= ", " at most "),
+    (" > ", " more than "),
+    (" < ", " less than "),
+    (" == ", " is "),
+    (" != ", " is not "),
+    (" = ", " is "),
+]
+
+
+def fact_words(path: str) -> str:
+    """`conservative_care.failed_days` -> "conservative care, failed days"."""
+    return ", ".join(label(part).lower() for part in path.split("."))
+
+
+def plain_engine_text(text: str) -> str:
+    """An engine explanation in words: dotted fact names and comparison operators spelled out.
+
+    "Not met: conservative_care.failed_days = 20 (needs conservative_care.failed_days >= 28)"
+    reads "Not met: conservative care, failed days is 20 (needs conservative care, failed days
+    at least 28)".
+    """
+    out = _FACT.sub(lambda m: fact_words(m.group(0)), str(text or ""))
+    for symbol, words in _OPERATORS:
+        out = out.replace(symbol, words)
+    return out

@@ -5,6 +5,7 @@ Screenshots of the queue, the case page and the dashboard are written to var/scr
 """
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -110,7 +111,10 @@ def test_nurse_escalates_physician_denies_provider_reads_the_letter(
     sign_in(page, "physician")
     page.fill("input[name=q]", case.reference)
     page.keyboard.press("Enter")
+    # htmx swaps the results, then pushes the URL: claim only once the search has settled.
+    page.wait_for_url(re.compile(rf"[?&]q={case.reference}&"))
     expect(page.locator("table.queue tbody tr")).to_have_count(1)
+    page.wait_for_load_state("networkidle")
     row.get_by_role("button", name="Claim").click()
     expect(row.get_by_role("button", name="Release")).to_be_visible()
     row.get_by_role("link", name=case.reference).click()

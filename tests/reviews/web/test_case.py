@@ -157,6 +157,12 @@ def test_the_summary_says_why_the_case_is_here_with_links(nurse_client, provider
     assert 'href="#criterion-ESI-05"' in summary
     assert "https://www.cms.gov/medicare-coverage-database/view/lcd.aspx?lcdid=39240" in summary
     assert "ESI-02 not enough information" in summary
+    # in plain words, not the engine's notation
+    assert (
+        "conservative care, failed days is 20 (needs conservative care, failed days at least 28)"
+        in summary
+    )
+    assert "conservative_care.failed_days" not in summary and "&gt;=" not in summary
     # the due time with its countdown, and the actions, in the same screen
     assert 'class="countdown" data-due="' in summary
     assert 'id="actions"' in summary
@@ -247,3 +253,11 @@ def test_the_providers_answer_is_on_the_case_page(nurse_client, auditor_client, 
     queue = auditor_client.get(reverse("queue")).content.decode()
     row = queue[queue.index(f'id="row-{case.pk}"') :]
     assert "Answered" in row[: row.index("</tr>")]
+
+
+def test_a_case_in_another_queue_says_whose_it_is(nurse_client, nurse, provider_a):
+    case = review_case(provider_a, status=Status.PHYSICIAN_REVIEW)
+    html = nurse_client.get(reverse("case", args=[case.pk])).content.decode()
+    assert "This case waits in the physician review queue" in html
+    assert "Claim the case to act on it" not in html
+    assert reverse("claim", args=[case.pk]) not in html
