@@ -13,7 +13,7 @@ from reviews import reference, services
 from reviews.audit import audit_record
 from reviews.errors import LaminaError
 from reviews.letters import letter_context, letter_filename, letter_pdf, letter_viewed
-from reviews.models import Appeal, Determination, InformationRequest, Status, Urgency
+from reviews.models import Determination, Status, Urgency
 from reviews.selectors import dashboard as dashboard_selectors
 from reviews.selectors.queue import (
     ACTING_ROLES,
@@ -40,32 +40,11 @@ FAMILY_CHOICES = [(f.value, f.label) for f in Family if f != Family.GENERAL] + [
 # --- Queue --------------------------------------------------------------------------------------
 
 
-def _with_conversation(rows) -> list:
-    """Mark each row whose provider has answered a request for information (the "answered"
-    badge) and give an appeal its own due time: two queries for the whole page."""
-    rows = list(rows)
-    ids = [row.pa_request.pk for row in rows]
-    answered = set(
-        InformationRequest.objects.filter(request_id__in=ids, answered_at__isnull=False)
-        .values_list("request_id", flat=True)
-        .distinct()
-    )
-    appeals = {
-        a.request_id: a
-        for a in Appeal.objects.filter(request_id__in=ids, status=Appeal.AppealStatus.OPEN)
-    }
-    for row in rows:
-        row.answered = row.pa_request.pk in answered
-        row.appeal = appeals.get(row.pa_request.pk)
-    return rows
-
-
 @require_GET
 @reviewer_page
 def queue(request):
     filters = QueueFilters.from_query(request.GET)
     page = queue_page_for(user=request.user, filters=filters)
-    page.object_list = _with_conversation(page.object_list)
     statuses = queue_statuses_for(user=request.user)
     context = {
         "page": page,
@@ -98,7 +77,6 @@ def _claim_or_release(request, request_id: int, service, done: str):
     if request.htmx:
         pa_request = case_get_for(user=request.user, request_id=request_id)
         row = queue_row(pa_request=pa_request, user=request.user, error=error)
-        _with_conversation([row])
         return render(request, "reviews/_queue_row.html", {"row": row})
     if error:
         messages.error(request, error)
@@ -137,7 +115,7 @@ def _case_context(request, pa_request) -> dict:
         earlier=earlier,
     )
     criteria = criteria_display(evaluation, why["contradicted"])
-    row = _with_conversation([queue_row(pa_request=pa_request, user=user)])[0]
+    row = queue_row(pa_request=pa_request, user=user)
     return {
         "pa_request": pa_request,
         "member": pa_request.member,

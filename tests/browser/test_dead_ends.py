@@ -234,3 +234,82 @@ def test_the_skip_link_moves_to_the_content(page, nurse):
     expect(skip).to_be_in_viewport()
     page.keyboard.press("Enter")
     assert page.url.endswith("#main")
+
+
+def test_an_eligible_physician_decides_the_appeal_the_one_who_denied_cannot_claim_it(
+    page, live_server, provider_a, nurse, physician, physician2
+):
+    case = review_case(provider_a)
+    escalated(case, nurse)
+    request_claim(pa_request=case, actor=physician)
+    determination_record(
+        pa_request=case,
+        outcome="denied",
+        actor=physician,
+        reasons=[{"criterion": "ESI-05", "note": ""}],
+        rationale="Twenty days of therapy; the policy asks for four weeks.",
+    )
+    # The provider appeals through the API, with the therapy notes the file lacked.
+    token = Token.objects.create(user=provider_a).key
+    reason = "The member had six weeks of therapy: the discharge summary was left out."
+    response = page.context.request.post(
+        f"{live_server.url}/api/v1/requests/{case.pk}/appeal/",
+        headers={
+            "Authorization": f"Token {token}",
+            "Idempotency-Key": "appeal-1",
+            "Content-Type": "application/json",
+        },
+        data=json.dumps(
+            {
+                "reason": reason,
+                "attachments": [
+                    {
+                        "kind": "clinical_note",
+                        "title": "Physical therapy discharge summary",
+                        "date": "2026-11-20",
+                        "text": "Discharged after 6 weeks (12 visits) of physical therapy "
+                        "without lasting relief.",
+                    }
+                ],
+            }
+        ),
+    )
+    assert response.status in (200, 201), response.text()
+    case.refresh_from_db()
+    assert case.status == Status.APPEAL
+    appeal = case.appeals.get()
+    row = page.locator(f"#row-{case.pk}")
+
+    # The physician who denied it sees the appeal but cannot claim it.
+    sign_in(page, "physician")
+    expect(row).to_contain_text("Appeal")
+    expect(row.get_by_role("button", name="Claim")).to_have_count(0)
+    expect(row).to_contain_text("another physician decides the appeal")
+    page.goto(f"/requests/{case.pk}/")
+    expect(page.locator("#not-eligible")).to_be_visible()
+    expect(page.locator("#actions").get_by_role("button", name="Claim")).to_have_count(0)
+    sign_out(page)
+
+    # Another physician claims it from the queue and reads the appeal first.
+    sign_in(page, "physician2")
+    expect(row).to_contain_text("(appeal)")
+    row.get_by_role("button", name="Claim").click()
+    expect(row.get_by_role("button", name="Release")).to_be_visible()
+    row.get_by_role("link", name=case.reference).click()
+    summary = page.locator("#summary")
+    expect(summary.locator("#appeal")).to_contain_text(reason)
+    expect(summary.locator("#appeal")).to_contain_text("Physical therapy discharge summary")
+    appeal_box = summary.locator("#appeal").bounding_box()
+    why = summary.get_by_role("heading", name="Why this case is here").bounding_box()
+    assert appeal_box["y"] < why["y"]  # the appeal comes first
+    due = page.locator("#actions time.countdown")
+    assert due.get_attribute("datetime")[:16] == appeal.due_at.isoformat()[:16]
+    expect(page.locator("#actions")).to_contain_text("Appeal due")
+    page.screenshot(path=str(SCREENSHOTS / "appeal.png"))
+    page.get_by_role("link", name="Approve", exact=True).click()
+    page.fill("#id_rationale", "Six weeks of failed therapy are documented in the appeal.")
+    page.get_by_role("button", name="Review and confirm").click()
+    page.get_by_role("button", name="Yes, approve").click()
+    expect(page.locator(".messages")).to_contain_text("Approved")
+    decision = Determination.objects.filter(request=case).order_by("-decided_at").first()
+    assert decision.kind == "appeal" and decision.decided_by == physician2
