@@ -202,10 +202,12 @@ CLAIM_INQUIRE = {
     "parameters": [FORMAT],
     "operation_id": "fhir_claim_inquire",
     "tags": [TAG],
-    "summary": "Ask where a request stands (Claim/$inquire)",
-    "description": "Takes a PAS inquiry Bundle identifying an earlier request of the "
-    "organization (query by example: the Claim's identifiers, the member, the provider and the items) and answers with its "
-    "current ClaimResponse. The read is an audit event.",
+    "summary": "Ask where requests stand (Claim/$inquire)",
+    "description": "Takes a PAS inquiry Bundle (query by example, PAS 2.2.1: the member, the "
+    "provider, the services and the item trace numbers; the inquiry's Claim.identifier is its "
+    "own trace number) and answers with a Parameters holding one `return` inquiry response "
+    "Bundle per matching request (0..*): the organization's own requests, and another "
+    "organization's that names it as the requesting provider. Each read is an audit event.",
     "request": fhir_body(
         ["Bundle", "Parameters"],
         f"A PAS inquiry Bundle ({PAS}/StructureDefinition/profile-pas-inquiry-request-bundle), "
@@ -213,9 +215,15 @@ CLAIM_INQUIRE = {
     ),
     "examples": [INQUIRE_EXAMPLE],
     "responses": {
-        **fhir_response(200, "Bundle", "The current ClaimResponse.", RESPONSE_BUNDLE),
+        **fhir_response(
+            200,
+            "Parameters",
+            "The matching requests (none is an empty Parameters).",
+            "A Parameters with 0..* `return` parameters, each a PAS inquiry response Bundle "
+            f"({PAS}/StructureDefinition/profile-pas-inquiry-response-bundle): the "
+            "ClaimResponse first, with a review action per item, then what it references.",
+        ),
         **BODY_ERRORS,
-        **outcomes(s404="No request of your organization matches the inquiry."),
     },
 }
 SUBSCRIPTION_CREATE = {

@@ -218,3 +218,23 @@ def test_an_item_marked_cancelled_is_answered_cancelled(api_a):
 
     assert response.status_code == 200, response.content
     assert review_actions(response.json()) == ["A4", "C"]
+
+
+def test_an_update_with_the_birth_date_files_a_held_claim(api_a):
+    # given a claim held because the member is unknown and the Patient has no birth date
+    sent = example_bundle("Bundle-SurgicalRequestBundleExample")
+    post_fhir(api_a, SUBMIT, sent)
+    held = HeldClaim.objects.get()
+    assert not PriorAuthRequest.objects.exists()
+
+    # when the EHR updates it with the birth date
+    changed = surgical_bundle(birth_date="1958-04-02")
+    response = post_fhir(api_a, SUBMIT, update_of(sent, changed))
+
+    # then the request is filed and the held claim points at it
+    assert response.status_code == 200, response.content
+    pa_request = PriorAuthRequest.objects.get()
+    held.refresh_from_db()
+    assert held.filed_request == pa_request
+    assert str(pa_request.member.birth_date) == "1958-04-02"
+    assert claim_response(response.json())["id"] == pa_request.reference

@@ -242,7 +242,7 @@ def test_nesting_too_deep(api_a):
 def test_unauthenticated():
     response = post_fhir(APIClient(), SUBMIT, surgical_bundle())
     _outcome(response, 401)
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="lamina-fhir", Token realm="lamina-fhir"'
     _nothing_stored()
 
 

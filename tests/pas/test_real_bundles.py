@@ -219,3 +219,15 @@ def test_an_unknown_modifier_extension_is_refused(api_a):
     assert body["issue"][0]["expression"] == ["Bundle.entry[0].resource.modifierExtension[0]"]
     assert not PriorAuthRequest.objects.exists()
     assert not HeldClaim.objects.exists()
+
+
+def test_the_inquiry_example_is_taken_as_written(api_a):
+    from fhir.resources.R4B.parameters import Parameters
+
+    from tests.pas.conftest import INQUIRE
+
+    response = post_fhir(api_a, INQUIRE, example_bundle("Bundle-PASClaimInquiryBundleExample"))
+
+    assert response.status_code == 200, response.content
+    Parameters.model_validate(response.json())
+    assert response.json() == {"resourceType": "Parameters"}  # nothing on file matches
