@@ -590,3 +590,28 @@ def test_a_broken_chain_names_its_first_broken_link(client, auditor, decided):
 def test_an_unknown_verification_is_a_404(client, auditor, db, job):
     client.force_login(auditor)
     assert client.get(reverse("audit_verify"), {"job": job}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_verifies_the_chain_for_the_page(client, auditor, start_worker):
+    from reviews.audit import audit_record
+    from reviews.audit_verify import audit_chain_verify
+    from tests.conftest import wait_for
+
+    for i in range(5):
+        audit_record(action="test_event", actor="system", data={"n": i})
+    start_worker(concurrency=1)
+    client.force_login(auditor)
+
+    response = client.post(reverse("audit_verify"))
+    assert response.status_code == 302
+
+    def finished():
+        html = client.get(response["Location"]).content.decode()
+        return html if "The chain verifies" in html else None
+
+    html = wait_for(finished, timeout=60)
+    report = audit_chain_verify()
+    assert report.ok
+    assert f'<code id="verify-head">{report.head_hash}</code>' in html
+    assert f'<dd id="verify-count">{report.count}</dd>' in html
