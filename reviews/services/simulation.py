@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -113,12 +113,25 @@ def _requests(simulation: PolicySimulation):
     )
 
 
+_CHECK_COLUMNS = (
+    "recommendation",
+    "history_checks",
+    "documentation",
+    "note_conflicts",
+    "consistency",
+)
+
+
 def _rows(simulation: PolicySimulation) -> Iterator[ReplayRow]:
     """The last evaluation of each request, streamed in request order.
 
-    PostgreSQL picks the last round (DISTINCT ON) and reduces the trace to its answers, so only
-    what the replay reads crosses the wire.
+    On PostgreSQL the database picks the last round (DISTINCT ON) and reduces the trace to its
+    answers and the facts to those the version reads, so only what the replay reads crosses the
+    wire; elsewhere (the embedded SQLite default) the same is done here.
     """
+    if connection.vendor != "postgresql":
+        yield from _rows_portable(simulation)
+        return
     answers = RawSQL(
         "(SELECT coalesce(jsonb_object_agg(r->>'id', coalesce(r->>'answer', '')), '{}'::jsonb)"
         " FROM jsonb_array_elements(reviews_evaluation.trace) r WHERE r ? 'id')",
@@ -152,6 +165,31 @@ def _rows(simulation: PolicySimulation) -> Iterator[ReplayRow]:
     )
     for row in queryset.iterator(chunk_size=5000):
         yield _row(row)
+
+
+def _rows_portable(simulation: PolicySimulation) -> Iterator[ReplayRow]:
+    read = set(simulation.content.get("facts") or [])
+    queryset = (
+        _requests(simulation)
+        .order_by("request_id", "-round")
+        .values_list(
+            "request_id", "request__received_at", "review_date", "facts", "trace", *_CHECK_COLUMNS
+        )
+    )
+    last_id = None
+    for request_id, received_at, review_date, facts, trace, *checks in queryset.iterator(
+        chunk_size=2000
+    ):
+        if request_id == last_id:
+            continue  # an earlier round of the same request
+        last_id = request_id
+        answers = {
+            r["id"]: r.get("answer") or ""
+            for r in trace or []
+            if isinstance(r, dict) and r.get("id")
+        }
+        facts = {k: v for k, v in (facts or {}).items() if k in read}
+        yield _row((request_id, received_at, review_date, facts, answers, *checks))
 
 
 def _row(values: tuple) -> ReplayRow:

@@ -301,3 +301,12 @@ def test_on_the_demo_data_the_policy_in_force_replays_to_the_live_recommendation
             assert result["before"][recommendation] == expected
         replayed += result["requests"]
     assert replayed > 0
+
+
+def test_the_portable_reader_reads_what_the_postgresql_one_reads(history, draft):
+    """The embedded SQLite default reads the rows in Python; both readers give the same rows."""
+    from reviews.services.simulation import _rows, _rows_portable
+
+    simulation = simulation_create(version=draft, since=date(2026, 1, 1), until=date.today())
+    assert list(_rows_portable(simulation)) == list(_rows(simulation))
+    assert len(list(_rows(simulation))) == len(DAYS)
