@@ -37,23 +37,41 @@ def capability_statement(base: str) -> dict:
             {
                 "mode": "server",
                 "security": {
+                    "extension": [
+                        {
+                            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/"
+                            "oauth-uris",
+                            "extension": [
+                                {"url": "token", "valueUri": f"{base.rstrip('/')}/auth/token"}
+                            ],
+                        }
+                    ],
                     "service": [
                         {
                             "coding": [
                                 {
                                     "system": "http://terminology.hl7.org/CodeSystem/"
                                     "restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                },
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
                                     "code": "OAuth",
-                                }
+                                },
                             ],
-                            "text": "Bearer token",
+                            "text": "SMART Backend Services (private_key_jwt) or a Bearer token",
                         }
                     ],
                     "description": (
-                        "Send `Authorization: Bearer <token>` (or `Authorization: Token <token>`): "
-                        "the API token of a provider user, which belongs to one organization. "
-                        "Requests and subscriptions are scoped to it. Questionnaires and this "
-                        "statement are public."
+                        "SMART Backend Services: a registered client POSTs a client_credentials "
+                        "request with a client assertion signed RS384 or ES384 to the token "
+                        "endpoint (see .well-known/smart-configuration) and sends the access token "
+                        "as `Authorization: Bearer <token>`; it acts as the client's provider user "
+                        "within its system/ scopes. A provider user's API token is taken too, as "
+                        "`Authorization: Bearer <token>` or `Authorization: Token <token>`. "
+                        "Requests and subscriptions are scoped to the user's organization. "
+                        "Questionnaires and this statement are public."
                     ),
                 },
                 "resource": [

@@ -4,7 +4,13 @@ A ClaimRecord remembers how a request arrived through Claim/$submit (identifiers
 so the ClaimResponse can echo them and $inquire can find the request again. A Subscription is an
 organization's R4 backport rest-hook; each decision it is told about is a Notification, and every
 POST to the endpoint is a DeliveryAttempt.
+
+A SmartClient is an EHR registered for SMART Backend Services: it signs its token requests with a
+key of its JWKS and acts as one provider user. Each assertion it sends is spent once (SmartJti), and
+each access token it gets is kept as a hash with its expiry and scopes (SmartAccessToken).
 """
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -154,3 +160,55 @@ class Submission(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "key"], name="pas_submission_once")
         ]
+
+
+def _client_id() -> str:
+    return str(uuid.uuid4())
+
+
+class SmartClient(models.Model):
+    """An EHR registered by an administrator for SMART Backend Services."""
+
+    client_id = models.CharField(max_length=100, unique=True, default=_client_id)
+    name = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="smart_clients",
+        help_text="The provider user the client acts as.",
+    )
+    jwks = models.JSONField(
+        help_text='The client\'s public keys: {"keys": [...]} (RS384 or ES384).'
+    )
+    scopes = models.JSONField(default=list, blank=True, help_text="The system/ scopes it may ask.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name or self.client_id
+
+    def clean(self):
+        from pas.smart import smart_client_validate
+
+        smart_client_validate(self)
+
+
+class SmartJti(models.Model):
+    """A spent client assertion, kept until it expires so that a replay is refused."""
+
+    client = models.ForeignKey(SmartClient, on_delete=models.CASCADE, related_name="jtis")
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "jti"], name="pas_smart_jti_once")]
+
+
+class SmartAccessToken(models.Model):
+    """An access token issued to a client: its SHA-256, never the token itself."""
+
+    client = models.ForeignKey(SmartClient, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope = models.TextField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -2,10 +2,16 @@
 
 from django.urls import path
 
-from pas import views
+from pas import smart, views
 
 urlpatterns = [
     path("metadata", views.MetadataApi.as_view(), name="fhir-metadata"),
+    path(
+        ".well-known/smart-configuration",
+        smart.SmartConfigurationView.as_view(),
+        name="fhir-smart-configuration",
+    ),
+    path("auth/token", smart.TokenView.as_view(), name="fhir-smart-token"),
     path("Claim/$submit", views.ClaimSubmitApi.as_view(), name="fhir-claim-submit"),
     path("Claim/$inquire", views.ClaimInquireApi.as_view(), name="fhir-claim-inquire"),
     path("Questionnaire", views.QuestionnaireListApi.as_view(), name="fhir-questionnaire-list"),

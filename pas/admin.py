@@ -1,0 +1,16 @@
+"""Admin registration of SMART Backend Services clients: an administrator adds an EHR's public keys
+(JWKS), the provider user it acts as and the scopes it may ask; SmartClient.clean validates them."""
+
+from django.contrib import admin
+
+from pas.models import SmartClient
+
+
+@admin.register(SmartClient)
+class SmartClientAdmin(admin.ModelAdmin):
+    list_display = ("client_id", "name", "user", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("client_id", "name", "user__username")
+    readonly_fields = ("created_at",)
+    fields = ("client_id", "name", "user", "jwks", "scopes", "active", "created_at")
+    raw_id_fields = ("user",)
