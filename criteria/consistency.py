@@ -29,20 +29,24 @@ class Check:
 
 CHECKS: dict[str, Check] = {
     "levels_imaging": Check(
-        "The treated levels agree with the levels of the imaging concordant with the symptoms."
+        "The treated levels agree with the levels of the imaging concordant with the symptoms "
+        "(a service naming no level does not), and a study marked concordant lists the findings "
+        "it rests on."
     ),
     "levels_blocks": Check(
-        "The levels of an ablation or a repeat block are levels the diagnostic blocks tested."
+        "The levels of an ablation or a repeat block are levels the diagnostic blocks tested (a "
+        "service naming no level is not)."
     ),
     "levels_fracture": Check(
-        "The treated levels include the fractured vertebra named in the request and on imaging."
+        "The treated levels include the fractured vertebra named in the request and on imaging "
+        "(a service naming no level does not)."
     ),
     "region_codes": Check(
         "The CPT codes' region, the stated spinal region and the levels name the same region."
     ),
     "sides": Check(
         "The side treated agrees with the side of the pathology (blocks, diagnosis codes, "
-        "imaging report and notes)."
+        "imaging report and notes); a one-sided procedure names its side where they name one."
     ),
     "relief_duration_elapsed": Check(
         "No relief lasted longer than the time elapsed since the procedure.", PHYSICIAN

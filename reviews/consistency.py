@@ -30,8 +30,18 @@ ESI = "epidural_steroid_injection"
 FACET = "facet_injection"
 RFA = "radiofrequency_ablation"
 _APPROVED = {"approved", "partially_approved"}
+# A request still open may yet be approved by a reviewer: its session counts as planned.
+_OPEN = {
+    "received",
+    "evaluating",
+    "pending_information",
+    "nurse_review",
+    "physician_review",
+    "appeal",
+}
 _ADVANCED_IMAGING = {"mri", "ct", "ct_myelogram"}
 _INTERLAMINAR = {"62320", "62321", "62322", "62323"}
+_TRANSFORAMINAL = {"64479", "64480", "64483", "64484"}
 _STEROIDS = {"triamcinolone", "dexamethasone", "methylprednisolone", "betamethasone"}
 _SCALES = {"nrs", "vas_mm"}
 _FRACTURE_FINDINGS = {"compression_fracture", "marrow_edema"}
@@ -111,8 +121,29 @@ def _text(levels) -> str:
 def levels_imaging(request: dict, facts: dict, history: list, review_date: date) -> list[Finding]:
     """The treated levels against the levels of the advanced imaging concordant with the symptoms.
 
-    An interlaminar injection reaches the segment next to its entry: adjacency agrees there.
+    An interlaminar injection reaches the segment next to its entry: adjacency agrees there. A
+    study marked concordant that lists no finding shows no pathology for the levels to agree with:
+    that too is a finding (a request cannot rest on it by leaving its findings out).
     """
+    empty = [
+        s
+        for s in _clinical(request).get("imaging") or []
+        if s.get("concordant_with_symptoms") is True and not s.get("findings")
+    ]
+    blank = [
+        _finding(
+            "levels_imaging",
+            f"The {str(s.get('modality') or 'imaging').replace('_', ' ')} study of "
+            f"{s.get('date') or 'unknown date'} is marked concordant with the symptoms but lists "
+            "no finding: it shows no pathology for the treated levels to agree with.",
+            {"study": s.get("modality"), "date": s.get("date"), "findings": "none listed"},
+        )
+        for s in empty
+    ]
+    return blank + _levels_against_imaging(request)
+
+
+def _levels_against_imaging(request: dict) -> list[Finding]:
     levels = _treated_levels(request)
     studies = [
         s
@@ -121,12 +152,14 @@ def levels_imaging(request: dict, facts: dict, history: list, review_date: date)
         and s.get("concordant_with_symptoms") is True
         and spine.spans(s.get("levels"))
     ]
-    if not spine.spans(levels) or not studies:
+    if not studies:
         return []
+    imaged = sorted({str(x) for s in studies for x in s.get("levels") or []})
+    if not spine.spans(levels):
+        return [_no_level("levels_imaging", f"the imaging shows the pathology at {_text(imaged)}")]
     agree = spine.near if set(_codes(request)) & _INTERLAMINAR else spine.overlap
     if any(agree(levels, s.get("levels")) for s in studies):
         return []
-    imaged = sorted({str(x) for s in studies for x in s.get("levels") or []})
     return [
         _finding(
             "levels_imaging",
@@ -135,6 +168,16 @@ def levels_imaging(request: dict, facts: dict, history: list, review_date: date)
             {"service levels": levels, "imaging levels": imaged},
         )
     ]
+
+
+def _no_level(check: str, evidence: str) -> Finding:
+    """A service naming no level where the evidence names one: nothing to reconcile, so nothing
+    an approval could rest on (leaving the level out must not remove the contradiction)."""
+    return _finding(
+        check,
+        f"The service names no level, but {evidence}.",
+        {"service levels": "none", "evidence": evidence},
+    )
 
 
 def _blocks(request: dict) -> list[dict]:
@@ -156,8 +199,11 @@ def levels_blocks(request: dict, facts: dict, history: list, review_date: date) 
     family = request.get("procedure_family")
     levels = spine.spans(_treated_levels(request))
     blocks = [b for b in _blocks(request) if spine.spans(b.get("levels"))]
-    if not levels or not blocks:
+    if not blocks:
         return []
+    if not levels:
+        tested = sorted({str(x) for b in blocks for x in b.get("levels") or []})
+        return [_no_level("levels_blocks", f"the diagnostic blocks tested {_text(tested)}")]
     compared_blocks = blocks[-2:] if family == RFA else blocks[-1:]
     findings = []
     for block in compared_blocks:
@@ -184,11 +230,11 @@ def levels_blocks(request: dict, facts: dict, history: list, review_date: date) 
 def levels_fracture(request: dict, facts: dict, history: list, review_date: date) -> list[Finding]:
     """Augmentation levels against the fracture's level and the imaging that shows the fracture."""
     levels = _treated_levels(request)
-    if not spine.spans(levels):
-        return []
     findings = []
     fracture = _clinical(request).get("fracture")
     level = fracture.get("level") if isinstance(fracture, dict) else None
+    if not spine.spans(levels):
+        return [_no_level("levels_fracture", f"the fracture is at {level}")] if level else []
     if level and spine.overlap(levels, [level]) is False:
         findings.append(
             _finding(
@@ -281,12 +327,16 @@ def _contradicts(side: str, evidence: set[str]) -> bool:
 def sides(request: dict, facts: dict, history: list, review_date: date) -> list[Finding]:
     """The side treated against the side of the pathology where the request carries it: the
     diagnostic blocks (ablation and repeat blocks), diagnosis codes with a side, the imaging
-    reports and the attached notes. Evidence naming both sides or "bilateral" decides nothing."""
+    reports and the attached notes (injections; facet procedures before any block with a side).
+    Evidence naming both sides or "bilateral" decides nothing."""
     side = _service(request).get("laterality")
+    family = request.get("procedure_family")
+    if side is None and (family in {FACET, RFA} or set(_codes(request)) & _TRANSFORAMINAL):
+        return _no_side(request, family)
     if side not in {"left", "right", "bilateral"}:
         return []
-    family = request.get("procedure_family")
     findings = []
+    blocks = []
     if family in {FACET, RFA}:
         blocks = [
             b for b in _blocks(request) if b.get("laterality") in {"left", "right", "bilateral"}
@@ -320,16 +370,10 @@ def sides(request: dict, facts: dict, history: list, review_date: date) -> list[
                 {"service side": side, "diagnosis side": sorted(coded)},
             )
         )
-    if family == ESI:
-        sources = [
-            ("imaging report", s.get("report_text"))
-            for s in _clinical(request).get("imaging") or []
-        ] + [
-            (str(a.get("kind") or "attachment").replace("_", " "), a.get("text"))
-            for a in request.get("attachments") or []
-            if a.get("kind") in {"clinical_note", "imaging_report"}
-        ]
-        for label, text in sources:
+    # An injection's side against the imaging and notes; a facet procedure's there too until a
+    # diagnostic block has said which side hurts.
+    if family == ESI or (family in {FACET, RFA} and not blocks):
+        for label, text in _text_sources(request):
             found = _sides_in_text(str(text or ""))
             if _contradicts(side, found):
                 findings.append(
@@ -341,6 +385,44 @@ def sides(request: dict, facts: dict, history: list, review_date: date) -> list[
                     )
                 )
     return findings
+
+
+def _text_sources(request: dict) -> list[tuple[str, Any]]:
+    return [
+        ("imaging report", s.get("report_text")) for s in _clinical(request).get("imaging") or []
+    ] + [
+        (str(a.get("kind") or "attachment").replace("_", " "), a.get("text"))
+        for a in request.get("attachments") or []
+        if a.get("kind") in {"clinical_note", "imaging_report"}
+    ]
+
+
+def _no_side(request: dict, family: str) -> list[Finding]:
+    """A one-sided procedure (a transforaminal injection, a facet block or ablation) that names no
+    side, where the blocks, the diagnosis codes or the reports name one: nothing to reconcile, so
+    nothing an approval could rest on."""
+    evidence: dict[str, list[str]] = {}
+    blocks = [b for b in _blocks(request) if b.get("laterality") in {"left", "right", "bilateral"}]
+    if blocks:
+        evidence["diagnostic block side"] = [blocks[-1]["laterality"]]
+    coded = {_CODE_SIDE[c] for c in request.get("diagnosis_codes") or [] if c in _CODE_SIDE}
+    if coded:
+        evidence["diagnosis side"] = sorted(coded)
+    if family == ESI or not blocks:
+        for label, text in _text_sources(request):
+            found = _sides_in_text(str(text or ""))
+            if found:
+                evidence[f"{label} side"] = sorted(found)
+    if not evidence:
+        return []
+    named = "; ".join(f"{what}: {', '.join(sides)}" for what, sides in evidence.items())
+    return [
+        _finding(
+            "sides",
+            f"The service names no side, but the request does ({named}).",
+            {"service side": "none", **evidence},
+        )
+    ]
 
 
 # --- time (class 2) ---------------------------------------------------------------------------
@@ -377,8 +459,9 @@ def relief_duration_elapsed(
 
 def _earlier_sessions(request: dict, history: list, family: str) -> list[tuple[date, list, str]]:
     """(date, levels, source) of the family's earlier sessions in the request's region: the
-    provider's prior procedures and the member's approved Lamina requests, planned dates ahead
-    included (an approval not yet carried out still counts)."""
+    provider's prior procedures and the member's approved or still open Lamina requests, planned
+    dates ahead included (an approval not yet carried out still counts, and so does a request a
+    reviewer may yet approve)."""
     service = _service(request)
     region = spine.region_group(service.get("spinal_region"), service.get("levels"))
     out = []
@@ -391,7 +474,9 @@ def _earlier_sessions(request: dict, history: list, family: str) -> list[tuple[d
             out.append((when, list(entry.get("levels") or []), "reported procedure"))
     for item in history:
         determination = item.get("determination") or {}
-        if item.get("procedure_family") != family or determination.get("outcome") not in _APPROVED:
+        approved = determination.get("outcome") in _APPROVED
+        still_open = item.get("status") in _OPEN
+        if item.get("procedure_family") != family or not (approved or still_open):
             continue
         other = item.get("service") or {}
         when = (
@@ -401,9 +486,8 @@ def _earlier_sessions(request: dict, history: list, family: str) -> list[tuple[d
         )
         other_region = spine.region_group(other.get("spinal_region"), other.get("levels"))
         if when and (other_region is None or region is None or other_region == region):
-            label = (
-                f"approved request PA-{item['id']:08d}" if item.get("id") else "approved request"
-            )
+            kind = "approved request" if approved else "open request"
+            label = f"{kind} PA-{item['id']:08d}" if item.get("id") else kind
             out.append((when, list(other.get("target_levels") or other.get("levels") or []), label))
     return out
 

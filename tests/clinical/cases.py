@@ -38,6 +38,8 @@ class Case:
     named: tuple[str, ...] = ()
     # An earlier request of the same member, submitted and evaluated first (the member's history).
     earlier: Change | None = None
+    # Whether that earlier request is approved (else it is still open with a reviewer).
+    earlier_approved: bool = True
     profiles: tuple[str, ...] = field(default=())
 
     def under(self) -> tuple[str, ...]:
@@ -302,6 +304,13 @@ CASES: list[Case] = [
         named=("sides",),
     ),
     Case(
+        "esi-transforaminal-names-no-side",
+        ESI,
+        1,
+        lambda b: b["service"].pop("laterality"),
+        named=("names no side",),
+    ),
+    Case(
         "esi-cervical-code-lumbar-region", ESI, 1, svc(cpt_codes=["64479"]), named=("region_codes",)
     ),
     Case(
@@ -347,11 +356,29 @@ CASES: list[Case] = [
         named=("sides",),
     ),
     Case(
+        "facet-left-first-block-for-right-facet-arthropathy",
+        FACET,
+        1,
+        both(
+            svc(laterality="left"),
+            imaging(report_text="Right L4-L5 and L5-S1 facet arthropathy with small effusions."),
+            note_says("bilateral L4-L5 and L5-S1", "L4-L5 and L5-S1"),
+        ),
+        named=("sides",),
+    ),
+    Case(
         "rfa-levels-the-blocks-did-not-test",
         RFA,
         1,
         svc(levels=["L3-L4", "L4-L5"]),
         named=("levels_blocks",),
+    ),
+    Case(
+        "rfa-names-no-side",
+        RFA,
+        1,
+        lambda b: b["service"].pop("laterality"),
+        named=("names no side",),
     ),
     Case(
         "rfa-second-block-at-one-level",
@@ -378,6 +405,13 @@ CASES: list[Case] = [
         named=("region_codes",),
     ),
     Case("va-level-above-the-fracture", VA, 1, svc(levels=["T12"]), named=("levels_fracture",)),
+    Case(
+        "va-names-no-level",
+        VA,
+        1,
+        lambda b: b["service"].pop("levels"),
+        named=("names no level",),
+    ),
     Case("va-fracture-level-elsewhere", VA, 1, fracture(level="L3"), named=("levels_fracture",)),
     Case(
         "va-imaging-shows-another-vertebra",
@@ -444,10 +478,24 @@ CASES: list[Case] = [
         named=("repeat_interval",),
     ),
     Case(
-        "facet-second-block-10-days-after-the-first",
+        "esi-while-a-request-five-days-apart-is-with-a-reviewer",
+        ESI,
+        2,
+        planned(12),
+        earlier=both(
+            planned(7),
+            svc(levels=["L4-L5"]),
+            imaging(levels=["L4-L5", "L5-S1"]),
+            lambda b: b["diagnosis_codes"].append("M54.42"),
+        ),
+        earlier_approved=False,
+        named=("repeat_interval",),
+    ),
+    Case(
+        "facet-second-block-13-days-after-the-first",
         FACET,
         2,
-        second_block(10),
+        second_block(13),
         named=("fj-0",),
     ),
     Case(
@@ -577,6 +625,20 @@ CASES: list[Case] = [
         4,
         imaging(findings=["normal"]),
         named=("normal",),
+    ),
+    Case(
+        "esi-concordant-study-lists-no-finding",
+        ESI,
+        4,
+        imaging(findings=[]),
+        named=("lists no finding",),
+    ),
+    Case(
+        "fusion-concordant-studies-list-no-finding",
+        FUSION,
+        4,
+        both(imaging(0, findings=[]), imaging(1, findings=[])),
+        named=("lists no finding",),
     ),
     Case(
         "facet-osseous-metastasis",

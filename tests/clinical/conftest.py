@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from django.test import override_settings
 
 from reviews.models import Evaluation, PriorAuthRequest
 from reviews.services.checks import evidence_checks_run
@@ -47,7 +48,7 @@ def fresh_member(body: dict) -> dict:
 
 
 @pytest.fixture
-def submit(api_a, policies, settings):
+def submit(api_a, policies):
     """Submit a body under a profile through the API and run the evidence checks on it.
 
     Each body is a new member's unless `fresh=False` (a case that builds the member's history)."""
@@ -57,18 +58,19 @@ def submit(api_a, policies, settings):
     ) -> Outcome | None:
         if fresh:
             fresh_member(body)
-        settings.POLICY_PROFILES = {
-            "commercial": profile,
-            "medicare_advantage": profile,
-            "medicaid": profile,
-        }
-        response = post_json(api_a, "/api/v1/requests/", body)
-        if refused_ok and response.status_code == 400:
-            assert not PriorAuthRequest.objects.filter(external_id=body.get("external_id")).exists()
-            return None
-        assert response.status_code == 201, response.json()
-        pa_request = PriorAuthRequest.objects.get(pk=response.json()["id"])
-        evaluation = evidence_checks_run(pa_request=pa_request)
+        profiles = {"commercial": profile, "medicare_advantage": profile, "medicaid": profile}
+        # One override per call, undone after it: many calls in one test (the properties) must
+        # not stack overrides.
+        with override_settings(POLICY_PROFILES=profiles):
+            response = post_json(api_a, "/api/v1/requests/", body)
+            if refused_ok and response.status_code == 400:
+                assert not PriorAuthRequest.objects.filter(
+                    external_id=body.get("external_id")
+                ).exists()
+                return None
+            assert response.status_code == 201, response.json()
+            pa_request = PriorAuthRequest.objects.get(pk=response.json()["id"])
+            evaluation = evidence_checks_run(pa_request=pa_request)
         assert evaluation is not None
         pa_request.refresh_from_db()
         assert evaluation.profile == profile

@@ -6,7 +6,8 @@
    approval: the facts the evaluation recorded, one or more of them removed, evaluated again
    under the same policy version and decided with the same history, documentation, notes and
    consistency findings.
-3. Removing any field of a request that was not approved never gets it approved.
+3. Removing from a request that was not approved any field its contradiction left as it was
+   never gets it approved: leaving evidence out does not remove a contradiction.
 """
 
 import copy
@@ -27,7 +28,7 @@ BY_FAMILY = {
     family: [c for c in CASES if c.earlier is None and c.family == family] for family in BASES
 }
 SLOW = settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -55,8 +56,10 @@ def contradicted(draw):
 def test_any_contradiction_never_yields_an_approval(submit, drawn):
     family, profile, body, ids = drawn
 
-    outcome = submit(body, profile)
+    outcome = submit(body, profile, refused_ok=True)
 
+    if outcome is None:
+        return  # two changes the intake refuses together (400, nothing stored)
     assert outcome.recommendation != "approve", ids
     assert not outcome.request.determinations.exists(), ids
 
@@ -82,13 +85,14 @@ def _again(evaluation, facts: dict) -> tuple[dict, str]:
 
 @pytest.fixture
 def evaluations(submit):
-    """The evaluation of every base and of every single-contradiction case, per profile."""
-    out = []
-    for family, profile in PAIRS:
-        out.append(submit(BASES[family](), profile).evaluation)
+    """The evaluation of every base under each profile that approves it, and of one case of
+    each class in each family (the first the suite lists)."""
+    out = [submit(BASES[family](), profile).evaluation for family, profile in PAIRS]
+    seen = set()
     for case in CASES:
-        if case.earlier is None:
-            out.append(submit(case.body(), case.under()[0]).evaluation)
+        if case.earlier is None and (case.family, case.cls) not in seen:
+            seen.add((case.family, case.cls))
+            out.append(submit(case.body(), case.under()[-1]).evaluation)
     return out
 
 
@@ -171,11 +175,34 @@ def _without(body: dict, path: tuple) -> dict:
 _NOT_CLINICAL = {"member", "requesting_provider", "external_id", "urgency", "line_of_business"}
 
 
+def _at(body, path):
+    for step in path:
+        try:
+            body = body[step]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return body
+
+
+_MISSING = object()
+# Removing a treated level or a code changes what is asked for; it removes no fact.
+_THE_ASK = {("service", "levels"), ("service", "target_levels"), ("service", "cpt_codes")}
+
+
 @st.composite
 def referral_without_a_field(draw):
+    """A case's request without one field the case did not change (removing the contradiction
+    itself gives the base back, which is approvable)."""
     case = draw(st.sampled_from([c for c in CASES if c.earlier is None]))
-    body = case.body()
-    paths = [p for p in _leaves(body) if p[0] not in _NOT_CLINICAL and p != ("service",)]
+    body, base = case.body(), BASES[case.family]()
+    paths = [
+        p
+        for p in _leaves(body)
+        if p[0] not in _NOT_CLINICAL
+        and p != ("service",)
+        and tuple(p[:2]) not in _THE_ASK
+        and _at(body, p) == _at(base, p)
+    ]
     path = draw(st.sampled_from(paths))
     return case, _without(body, path), path
 
