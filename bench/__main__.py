@@ -7,7 +7,7 @@ One run, in this order (see bench/README.md for what each figure means):
 2. Queue scale: the reviewer queue page and the provider list endpoint, timed and their queries
    counted in-process (Django test Client on the same database) with 1,000 and with 100,000
    requests on file; the query plans of the queue page are kept.
-3. With gunicorn (2 workers), a Celery worker and Celery beat running: intake
+3. With gunicorn (2 workers), a Celery worker and the audit sealer running: intake
    (POST /api/v1/requests/) and its floor (POST /api/v1/_floor/: authenticate, parse, insert one
    row) at concurrency 1, 8 and 32; a no-op Celery task round trip (the queue floor); end to end,
    submit to recommendation at a sustained rate; the SQL statements of one submission.
@@ -516,8 +516,8 @@ def run_ping(count: int) -> dict:
 
 class Servers:
     """`webs` gunicorn servers (2 workers each, a port each), `workers` Celery workers (2
-    processes each) and Celery beat (the audit sealer every second, the sweep, the clocks), on
-    the bench database and a queue of the run's own."""
+    processes each) and the audit sealer every second (bench/sealer.py), on the bench database
+    and a queue of the run's own."""
 
     def __init__(self, workdir: Path, webs: int = 1, workers: int = 1) -> None:
         self.ports = [free_port() for _ in range(webs)]
@@ -587,24 +587,12 @@ class Servers:
                     ],
                 )
             )
-        self.beat = self._start(
-            "beat",
-            [
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "WARNING",
-                "--schedule",
-                str(self.workdir / "celerybeat-schedule"),
-            ],
-        )
+        self.sealer = self._start("sealer", ["bench.sealer"])
         # The first worker's log, for what the bench reads of it.
         self.worker_log = self.celery[0][1]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            for process, log in [*self.webs, *self.celery, self.beat]:
+            for process, log in [*self.webs, *self.celery, self.sealer]:
                 if process.poll() is not None:
                     raise RuntimeError(f"{log.name} exited:\n{log.read_text()[-3000:]}")
             up = all(http_call(port, "GET", "/api/schema/")[0] == 200 for port in self.ports)
@@ -858,10 +846,16 @@ def main(argv: list[str] | None = None) -> int:
         default=8,
         help="clients submitting during the scale-out measure (default 8)",
     )
+    parser.add_argument(
+        "--small-data",
+        action="store_true",
+        help="the load phases at full length over small data (queue scale at 100 and 1,000 "
+        "requests, 20,000 audit events): intake, end to end and scale-out only",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
-    small, large = (100, 1_000) if quick else (1_000, 100_000)
-    audit_total = 20_000 if quick else 1_000_000
+    small, large = (100, 1_000) if quick or args.small_data else (1_000, 100_000)
+    audit_total = 20_000 if quick or args.small_data else 1_000_000
     counts = {1: 20, 8: 40, 32: 64} if quick else {1: 150, 8: 400, 32: 640}
     phase_seconds = args.phase_seconds or (10 if quick else 30)
     scale_seconds = args.scale_seconds or (8 if quick else 20)
@@ -877,7 +871,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.loader import load_requests, load_views
 
-    results: dict = {"started_at": started_at, "quick": quick, "machine": machine_info()}
+    results: dict = {
+        "started_at": started_at,
+        "quick": quick,
+        "small_data": args.small_data,
+        "machine": machine_info(),
+    }
     say("cast and template requests (the shared examples through the real services)")
     cast, token, template_statuses = make_cast()
     results["templates"] = template_statuses
@@ -909,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.gettempdir()) / f"lamina-bench-{QUEUE}"
     workdir.mkdir(parents=True, exist_ok=True)
-    say(f"starting gunicorn (2 workers), a Celery worker and beat; logs in {workdir}")
+    say(f"starting gunicorn (2 workers), a Celery worker and the sealer; logs in {workdir}")
     bodies = Bodies(seed=3)
     _mkdir(workdir / "main")
     with Servers(workdir / "main") as servers:
