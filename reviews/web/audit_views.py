@@ -71,7 +71,15 @@ def audit_history(request, request_id: int):
         ]
     for determination in history.determinations:
         determination.letter_url = letter_path(pa_request.pk, determination.pk)
-    return render(request, "audit/history.html", {"history": history, "pa_request": pa_request})
+    return render(
+        request,
+        "audit/history.html",
+        {
+            "history": history,
+            "pa_request": pa_request,
+            "family_label": _family_label(pa_request.procedure_family or NO_FAMILY),
+        },
+    )
 
 
 @auditor_page

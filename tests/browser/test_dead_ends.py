@@ -219,7 +219,7 @@ def test_no_page_scrolls_sideways_at_375_px(
             measured[(name, width)] = scroll
             assert scroll <= inner, f"{name} at {width} px is {scroll} px wide"
             if width == 375 and name in {"queue", "case", "history"}:
-                page.screenshot(path=str(SCREENSHOTS / f"{name}-375.png"), full_page=True)
+                page.screenshot(path=str(SCREENSHOTS / f"{name}-375.png"))
         sign_out(page)
     with capsys.disabled():
         print("\nscrollWidth:", {f"{n}@{w}": v for (n, w), v in sorted(measured.items())})

@@ -123,6 +123,7 @@ def test_the_history_page_shows_evaluations_determinations_and_the_timeline(
     assert "FU-03" in page and escape(fu03["explanation"]) in page
     assert reverse("letter", args=[pa_request.pk, determination.pk]) in page
     assert "determination_recorded" in page and "history_viewed" in page
+    assert "· Standard · Spinal fusion ·" in page  # labels, not stored codes
 
 
 def test_the_history_page_shows_event_data_whatever_its_keys(
