@@ -132,3 +132,94 @@ def test_a_pend_asks_only_for_facts_that_are_missing(name, data):
         assert all(
             m["fact"] in removed or facts[m["fact"]] is None for m in outcome.missing_information
         )
+
+
+def _with_findings(build, *found):
+    def body():
+        made = build()
+        for study in made["clinical"]["imaging"]:
+            study["findings"] = study.get("findings", []) + list(found)
+        return made
+
+    return body
+
+
+def _scored_zero(build):
+    def body():
+        made = build()
+        made["clinical"].update(pain_score_nrs=0, function_scale={"instrument": "odi", "score": 0})
+        return made
+
+    return body
+
+
+def _short_block():
+    made = facet_block_body()
+    made["service"]["block_intent"] = "diagnostic"
+    made["clinical"]["prior_procedures"] = [
+        {
+            "cpt_code": "64493",
+            "date": "2026-10-20",
+            "region": "lumbar",
+            "levels": ["L4-L5", "L5-S1"],
+            "agent": "bupivacaine",
+            "pain_scale": "nrs",
+            "baseline_score": 8,
+            "post_score": 1,
+            "relief_duration_hours": 0.5,
+        }
+    ]
+    return made
+
+
+def _two_levels():
+    made = BODIES["fusion"]()
+    made["service"]["levels"] = ["L3-L4", "L4-L5"]
+    return made
+
+
+# Requests a criterion of issue 13 refuses: an imaging red flag in each family, a score of 0, a
+# block's relief shorter than its anaesthetic, a second fused level without trauma or deformity.
+REFUSED = {
+    "esi-metastasis": _with_findings(BODIES["esi"], "osseous_metastasis"),
+    "facet-cord-compression": _with_findings(BODIES["facet"], "cord_compression"),
+    "rfa-infection": _with_findings(BODIES["rfa"], "infection"),
+    "va-epidural-tumour": _with_findings(BODIES["va"], "epidural_tumor"),
+    "fusion-unstable-fracture": _with_findings(BODIES["fusion"], "compression_fracture"),
+    "esi-normal-and-herniation": _with_findings(BODIES["esi"], "normal"),
+    "rfa-scores-zero": _scored_zero(BODIES["rfa"]),
+    "facet-short-block": _short_block,
+    "fusion-two-levels": _two_levels,
+}
+
+
+@_settings
+@given(
+    name=st.sampled_from(sorted(REFUSED)),
+    profile=st.sampled_from(PROFILES),
+    data=st.data(),
+)
+def test_removing_facts_never_meets_what_a_refused_request_did_not_meet(name, profile, data):
+    body = REFUSED[name]()
+    facts = facts_of(body)
+    family = request_data(body)["procedure_family"]
+    outcome = evaluate(content_for(family, profile), facts, review_date=REVIEW_DATE)
+    before = {r["id"]: r["answer"] for r in outcome.results}
+    # the facts the refusing criteria read, so the removals aim at what refused the request
+    aimed = sorted(
+        {
+            fact
+            for r in outcome.results
+            if r["answer"] == NOT_MET
+            for fact in r["facts"]
+            if facts.get(fact) is not None
+        }
+    )
+    assert aimed, "the request is refused by some criterion"
+    known = sorted(k for k, v in facts.items() if v is not None)
+    removed = data.draw(st.sets(st.sampled_from(aimed), min_size=1, max_size=3), label="aimed")
+    removed |= data.draw(st.sets(st.sampled_from(known), max_size=3), label="others")
+    after = answers(body, profile, {k: (None if k in removed else v) for k, v in facts.items()})
+    for cid, answer in before.items():
+        if answer == NOT_MET:
+            assert after[cid] != MET, (cid, sorted(removed))
