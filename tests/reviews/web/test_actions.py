@@ -64,11 +64,11 @@ def test_first_post_shows_a_confirmation_and_changes_nothing(nurse_client, nurse
     assert case.status == Status.NURSE_REVIEW
 
 
-def test_action_form_renders(nurse_client, physician_client, nurse, provider_a):
-    case = review_case(provider_a)
+def test_action_form_renders(nurse_client, physician_client, nurse, physician, provider_a):
+    case = held(review_case(provider_a), nurse)
     for name in ("approve", "request_information", "escalate"):
         assert nurse_client.get(reverse("action", args=[case.pk, name])).status_code == 200
-    case = escalated(provider_a, nurse)
+    case = held(escalated(provider_a, nurse), physician)
     for name in ("approve", "request_information", "deny", "partial", "peer_to_peer"):
         assert physician_client.get(reverse("action", args=[case.pk, name])).status_code == 200
 
