@@ -2,7 +2,7 @@
 
 import pytest
 
-from reviews.web.charts import column_chart, stacked_rows
+from reviews.web.charts import bar_rows, column_chart, stacked_rows
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,16 @@ def test_stacked_rows_fill_the_bar_and_skip_empty_rows_gracefully():
     assert [s["percent"] for s in first["segments"]] == [25, 75]
     assert sum(s["w"] for s in first["segments"]) == pytest.approx(640 - 190 - 60)
     assert empty["segments"] == [] and empty["total"] == 0
+
+
+def test_bar_rows_scale_to_the_longest_and_stay_inside_the_chart():
+    chart = bar_rows(
+        [("Spinal fusion, standard", 30.5), ("ESI, expedited", 0), ("ESI", 61)], width=900
+    )
+    longest, empty, widest = chart["rows"]
+    assert widest["w"] == pytest.approx(900 - 230 - 90)
+    assert longest["w"] == pytest.approx(widest["w"] / 2)
+    assert empty["w"] == 0
+    assert all(r["value_x"] <= 900 - 80 for r in chart["rows"])
+    assert chart["height"] >= 3 * chart["row_h"]
+    assert bar_rows([])["rows"] == []
