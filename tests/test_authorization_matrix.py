@@ -17,7 +17,9 @@ through whichever authentication it accepts: the matrix checks authorization, no
 import re
 import uuid
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
@@ -30,6 +32,7 @@ from rest_framework.authtoken.models import Token
 from criteria.models import Policy, PolicyVersion
 from pas.models import Subscription
 from pas.questionnaires import questionnaire_id
+from pas.smart import smart_client_register
 from reviews.models import Determination, PriorAuthRequest
 from reviews.services.checks import evidence_checks_run
 from reviews.services.intake import request_submit
@@ -98,6 +101,7 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     **{f"admin/axes/accessfailurelog/{k}": v for k, v in AXES_LOG.items()},
     **{f"admin/criteria/policy/{k}": v for k, v in POLICY.items()},
     **{f"admin/criteria/policyversion/{k}": v for k, v in POLICY_VERSION.items()},
+    **{f"admin/pas/smartclient/{k}": v for k, v in admin_model().items()},
     "admin/<app_label>/": {"get": ADMINS},
     "admin/<url>": {"get": NONE},  # unknown admin URLs: sign-in for outsiders, 404 for staff
     # --- API documentation: public ---
@@ -122,6 +126,9 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "api/v1/audit/metrics.csv": {"get": AUDIT},
     # --- FHIR (Da Vinci PAS): the capability statement and questionnaires are public ---
     "fhir/metadata": {"get": ALL},
+    "fhir/.well-known/smart-configuration": {"get": ALL},
+    # The client authenticates with its signed assertion in the body: an empty form is a 400.
+    "fhir/auth/token": {"get": NONE, "post": ALL},
     "fhir/Questionnaire": {"get": ALL},
     "fhir/Questionnaire/<questionnaire_id>": {"get": ALL},
     "fhir/Claim/$submit": {"get": NONE, "post": PROVIDERS},
@@ -194,6 +201,12 @@ def test_every_url_has_a_rule_and_every_rule_a_url():
     assert len(keys) == len(set(keys)), "two patterns reduce to one rule key"
 
 
+def _smart_client(user):
+    public = ec.generate_private_key(ec.SECP384R1()).public_key()
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(public, as_dict=True)
+    return smart_client_register(user=user, jwks={"keys": [jwk]})
+
+
 def _fill_required(model: type[models.Model]) -> models.Model:
     """A row of a third-party model with every required field given a plain value."""
     values = {}
@@ -248,6 +261,7 @@ def world(
         "admin/axes/accessfailurelog/": _fill_required(AccessFailureLog).pk,
         "admin/criteria/policy/": Policy.objects.order_by("pk").first().pk,
         "admin/criteria/policyversion/": PolicyVersion.objects.order_by("pk").first().pk,
+        "admin/pas/smartclient/": _smart_client(provider_a).pk,
         "admin/r/": pa_request.organization_id,
     }
     personas = {

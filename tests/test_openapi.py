@@ -186,7 +186,9 @@ def test_fhir_operations_speak_fhir_json_and_name_their_resources(schema):
         ("/fhir/Questionnaire/{questionnaire_id}", "get"): "Questionnaire",
         ("/fhir/Subscription", "post"): "Subscription",
         ("/fhir/Subscription/{subscription_id}", "get"): "Subscription",
+        ("/fhir/Subscription/{subscription_id}", "put"): "Subscription",
         ("/fhir/Subscription/{subscription_id}", "delete"): "Subscription",
+        ("/fhir/Subscription/{subscription_id}/$status", "get"): "Bundle",
     }
 
     assert {(path, method) for path, method, _ in fhir} == set(expected)
