@@ -479,6 +479,9 @@ def _earlier_sessions(request: dict, history: list, family: str) -> list[tuple[d
         if item.get("procedure_family") != family or not (approved or still_open):
             continue
         other = item.get("service") or {}
+        if not approved and spine.overlap(other.get("levels"), service.get("levels")):
+            continue  # an open request at the same levels is a duplicate: the history checks'
+
         when = (
             _date(other.get("planned_date"))
             or _date(determination.get("valid_from"))
