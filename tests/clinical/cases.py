@@ -812,6 +812,36 @@ CASES: list[Case] = [
         ),
         named=("fj-02",),
     ),
+    Case(
+        "facet-bed-rest-only",
+        FACET,
+        6,
+        care(
+            {
+                "modality": "other",
+                "start_date": "2026-01-12",
+                "end_date": "2026-03-23",
+                "outcome": "failed",
+                "detail": "bed rest for several weeks",
+            }
+        ),
+        named=("fj-02",),
+    ),
+    Case(
+        "va-bed-rest-labelled-bracing",
+        VA,
+        6,
+        care(
+            {
+                "modality": "bracing",
+                "start_date": ago(25),
+                "end_date": None,
+                "outcome": "failed",
+                "detail": "strict bed rest, no brace fitted",
+            }
+        ),
+        named=("va-",),
+    ),
     # 7. Fusion scope -------------------------------------------------------------------------------
     Case(
         "fusion-two-levels-degenerative",
@@ -926,6 +956,23 @@ CASES: list[Case] = [
         9,
         both(second_block(60), second_block(30)),
         named=("fj-05", "fj-0"),
+    ),
+    Case(
+        "rfa-block-relief-shorter-than-the-anaesthetic",
+        RFA,
+        9,
+        both(
+            block(1, agent="bupivacaine", relief_duration_hours=0.5),
+            block(0, agent="lidocaine", relief_duration_hours=0.25),
+        ),
+        named=("fj-05", "fj-06"),
+    ),
+    Case(
+        "va-no-documentation-at-all",
+        VA,
+        9,
+        both(lambda b: b.update(attachments=[]), imaging(report_text="")),
+        named=("gen-10", "documentation"),
     ),
     Case(
         "fusion-radiotherapy-alone",
