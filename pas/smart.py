@@ -10,6 +10,7 @@ error (`{"error", "error_description"}`) and stores nothing.
 """
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ MAX_ASSERTION_LIFETIME = 300  # seconds: SMART's "no more than five minutes in t
 CLOCK_SKEW = 30  # seconds of disagreement tolerated between the client's clock and ours
 TOKEN_LIFETIME = 300  # seconds an access token is good for
 MAX_ASSERTION_CHARS = 16_000
+MIN_RSA_BITS = 2048
 
 # The scopes a client may be granted, and what each FHIR route needs (any one of the set).
 SCOPES = (
@@ -121,9 +123,13 @@ def jwks_keys(jwks) -> list[dict]:
         if key.get("alg") not in (None, *ALGORITHMS):
             raise ValueError(f"Key {index} is for {key.get('alg')}, not RS384 or ES384.")
         try:
-            jwt.PyJWK.from_dict(key, algorithm="RS384" if key["kty"] == "RSA" else "ES384")
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            public = jwt.PyJWK.from_dict(
+                key, algorithm="RS384" if key["kty"] == "RSA" else "ES384"
+            ).key
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"Key {index} of the JWKS is not a valid public key: {exc}") from exc
+        if key["kty"] == "RSA" and public.key_size < MIN_RSA_BITS:
+            raise ValueError(f"Key {index} is RSA of {public.key_size} bits, fewer than 2048.")
         keys.append(key)
     return keys
 
@@ -212,7 +218,7 @@ def _verified_claims(assertion: str, client: SmartClient, algorithm: str, kid) -
 
 
 def _numeric(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def token_issue(*, form, token_url: str) -> Issued:

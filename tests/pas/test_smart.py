@@ -35,6 +35,11 @@ def rsa_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def weak_rsa_key():
+    """A key registration must refuse."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+
+
 def ec_key():
     return ec.generate_private_key(ec.SECP384R1())
 
@@ -164,6 +169,9 @@ REFUSALS = {
     "expired": (lambda e: e.assertion(exp=int(time.time()) - 120), "invalid_client"),
     "exp too far ahead": (lambda e: e.assertion(exp=int(time.time()) + 600), "invalid_client"),
     "exp missing": (lambda e: e.assertion(exp=None), "invalid_client"),
+    "exp not a number": (lambda e: e.assertion(exp=float("nan")), "invalid_client"),
+    "exp a string": (lambda e: e.assertion(exp="soon"), "invalid_client"),
+    "jti not a string": (lambda e: e.assertion(jti=7), "invalid_client"),
     "jti missing": (lambda e: e.assertion(jti=None), "invalid_client"),
     "wrong signing key": (_other_key_assertion, "invalid_client"),
     "unknown kid": (lambda e: e.assertion(headers={"kid": "no-such-key"}), "invalid_client"),
@@ -436,6 +444,11 @@ BAD_REGISTRATIONS = {
         lambda p: _write(p, _public(ec.generate_private_key(ec.SECP256R1()))),
         "provider_a",
         "P-384",
+    ),
+    "RSA of 1024 bits": (
+        lambda p: _write(p, _public(weak_rsa_key())),
+        "provider_a",
+        "fewer than 2048",
     ),
     "unknown user": (lambda p: _write(p, _public(ec_key())), "nobody", "No user"),
     "not a provider": (lambda p: _write(p, _public(ec_key())), "nurse", "provider user"),
