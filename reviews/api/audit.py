@@ -187,7 +187,7 @@ def history_output(history) -> dict:
                 "decided_at": _iso(d.decided_at),
                 "decided_by": _user(d.decided_by) or "engine",
                 "decided_by_role": d.decided_by_role,
-                "reasons": d.reasons,
+                "reasons": [_reason(r) for r in d.reasons or [] if isinstance(r, dict)],
                 "rationale": d.rationale,
                 "policy_version": _version(d.policy_version),
                 "evaluation_id": d.evaluation_id,
@@ -364,3 +364,12 @@ class AuditMetricsCsvApi(_CsvApi):
             csv_stream(CSV_HEADER, (row.as_csv_row() for row in report.rows)),
             f"lamina-metrics-{start.isoformat()}-{end.isoformat()}.csv",
         )
+
+
+_REASON_KEYS = ("criterion", "statement", "answer", "note", "source", "source_label")
+
+
+def _reason(reason: dict) -> dict:
+    """A determination's reason with every documented key (AuditReasonOutput), empty when the
+    kind of reason has none: a criterion has no source, a written reason no answer."""
+    return {key: str(reason.get(key) or "") for key in _REASON_KEYS}

@@ -12,9 +12,10 @@ from rest_framework import serializers
 
 from reviews import reference
 from reviews.api.serializers import (
-    DeterminationReasonOutput,
     ErrorOutput,
+    LetterReasonOutput,
     MissingInformationOutput,
+    PlanContactOutput,
 )
 from reviews.models import (
     Appeal,
@@ -132,6 +133,33 @@ class LetterAppealOutput(serializers.Serializer):
     how = serializers.CharField(help_text="How to appeal, in plain language.")
 
 
+class AuditReasonOutput(serializers.Serializer):
+    """A reason as the determination recorded it; a key the kind of reason has not is empty."""
+
+    criterion = serializers.CharField(
+        help_text="The criterion, e.g. `FU-03`; empty for a written reason."
+    )
+    statement = serializers.CharField(help_text="The criterion's statement, or the written reason.")
+    answer = serializers.CharField(
+        help_text="The engine's answer for the criterion when it was decided; empty otherwise."
+    )
+    note = serializers.CharField(help_text="The physician's note; empty when none.")
+    source = serializers.CharField(
+        help_text="A written reason's source key (`records`, `conflict:0` ...); empty otherwise."
+    )
+    source_label = serializers.CharField(help_text="The source in words; empty otherwise.")
+
+
+class LetterEligibleCriterionOutput(serializers.Serializer):
+    criterion = serializers.CharField(help_text="The criterion (or timed check) time cures.")
+    statement = serializers.CharField(help_text="What it asks.")
+
+
+class LetterEligibleOutput(serializers.Serializer):
+    date = serializers.DateField(help_text="The earliest date the request would qualify.")
+    criteria = LetterEligibleCriterionOutput(many=True, help_text="What that date cures.")
+
+
 class LetterOutput(serializers.Serializer):
     """The determination letter: the same content as the PDF and the reviewers' letter page."""
 
@@ -158,9 +186,10 @@ class LetterOutput(serializers.Serializer):
     authorization = LetterAuthorizationOutput(
         allow_null=True, help_text="What is authorized; null when nothing is."
     )
-    reasons = DeterminationReasonOutput(
+    reasons = LetterReasonOutput(
         many=True,
-        help_text="For a denial or partial approval: the criteria not met; empty otherwise.",
+        help_text="For a denial or partial approval: each reason with the facts, the threshold "
+        "and the sources, or the physician's written reason with its evidence; empty otherwise.",
     )
     rationale = serializers.CharField(
         help_text="The reviewer's explanation in plain language; empty for a withdrawal."
@@ -176,6 +205,12 @@ class LetterOutput(serializers.Serializer):
         allow_null=True,
         help_text="For an initial denial or partial approval: the appeal rights; null otherwise.",
     )
+    eligible_on = LetterEligibleOutput(
+        allow_null=True,
+        help_text="For a denial or partial approval when only time stood in the way: the date "
+        "the request would qualify if its facts stay as they are; null otherwise.",
+    )
+    plan = PlanContactOutput(help_text="How to reach the health plan.")
     generated_at = serializers.DateTimeField(help_text="When this letter was rendered.")
     links = LetterLinksOutput(help_text="Where to read the letter.")
 
@@ -382,8 +417,10 @@ class AuditDeterminationOutput(serializers.Serializer):
     decided_by_role = serializers.ChoiceField(
         choices=Role.choices, help_text="Who decided: engine, nurse, physician or provider."
     )
-    reasons = DeterminationReasonOutput(
-        many=True, help_text="For a denial or partial approval: the criteria not met."
+    reasons = AuditReasonOutput(
+        many=True,
+        help_text="For a denial or partial approval: the reasons as recorded (a criterion with "
+        "the engine's answer and the physician's note, or a written reason with its source).",
     )
     rationale = serializers.CharField(help_text="The reviewer's explanation.")
     policy_version = PolicyVersionOutput(

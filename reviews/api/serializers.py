@@ -5,7 +5,6 @@ The input side, the intake contract, is reviews.contract (REST and FHIR share it
 
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -403,7 +402,7 @@ class RequestDetailOutput(RequestListOutput):
             cache[pa_request.pk] = pa_request.evaluations.order_by("-round").first()
         return cache[pa_request.pk]
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_eligible_on(self, pa_request) -> str | None:
         evaluation = self._latest_evaluation(pa_request)
         if evaluation is None or evaluation.eligible_on is None:

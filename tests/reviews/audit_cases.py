@@ -2,7 +2,7 @@
 
 from criteria.services import policies_load
 from reviews.models import AuditEvent, PriorAuthRequest, Status
-from reviews.services import determination_record
+from reviews.services import determination_record, request_claim
 from tests.factories import PriorAuthRequestFactory
 
 REASONS = [{"criterion": "FU-03", "statement": "At least 6 weeks of formal physical therapy."}]
@@ -30,6 +30,7 @@ def denied_request(*, organization, submitted_by, physician, **fields) -> PriorA
     of the shipped fusion policy in force (the service checks the reasons against it)."""
     policies_load()
     pa_request = fusion_request(organization=organization, submitted_by=submitted_by, **fields)
+    request_claim(pa_request=pa_request, actor=physician)  # a reviewer acts on a case they hold
     determination_record(
         pa_request=pa_request,
         outcome="denied",
