@@ -52,12 +52,12 @@ def capability_statement(base: str) -> dict:
                                 {
                                     "system": "http://terminology.hl7.org/CodeSystem/"
                                     "restful-security-service",
-                                    "code": "SMART-on-FHIR",
+                                    "code": "OAuth",
                                 },
                                 {
                                     "system": "http://terminology.hl7.org/CodeSystem/"
                                     "restful-security-service",
-                                    "code": "OAuth",
+                                    "code": "SMART-on-FHIR",
                                 },
                             ],
                             "text": "SMART Backend Services (private_key_jwt) or a Bearer token",
