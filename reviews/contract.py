@@ -20,6 +20,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from notes.limits import NoteSizeLimits
 from reviews import reference, spine
 from reviews.models import (
     Attachment,
@@ -700,7 +701,9 @@ class AttachmentInput(StrictInput):
     title = text("A short title.")
     text = serializers.CharField(
         max_length=MAX_ATTACHMENT_CHARS,
-        help_text=f"The document as plain text, at most {MAX_ATTACHMENT_CHARS:,} characters.",
+        help_text="The document as plain text. Notes are read for evidence, so their size is "
+        "bounded: NOTE_MAX_CHARS per note and NOTE_MAX_SUBMISSION_CHARS for all the notes of one "
+        "submission (20,000 and 100,000 characters unless the plan sets otherwise).",
     )
 
 
@@ -722,7 +725,7 @@ def _clinical_dates(clinical: dict) -> list[tuple[str, date]]:
     return found
 
 
-class RequestCreateInput(StrictInput):
+class RequestCreateInput(NoteSizeLimits, StrictInput):
     """The provider's prior-authorization request (REQUEST.md)."""
 
     external_id = text("The provider's own reference, echoed back.", max_length=100)
@@ -763,7 +766,7 @@ class RequestCreateInput(StrictInput):
         return attrs
 
 
-class InformationAnswerInput(StrictInput):
+class InformationAnswerInput(NoteSizeLimits, StrictInput):
     """The provider's answer to a request for information."""
 
     clinical = nested(

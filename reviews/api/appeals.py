@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notes.limits import NoteSizeLimits
 from reviews.api.idempotency import idempotent
 from reviews.api.permissions import IsProvider
 from reviews.api.schema import AppealOriginalDeterminationOutput, error
@@ -25,7 +26,8 @@ class AppealAttachmentInput(serializers.Serializer):
         required=False, allow_blank=True, max_length=200, help_text="A short title."
     )
     text = serializers.CharField(
-        max_length=200_000, help_text="The document as plain text, at most 200,000 characters."
+        help_text="The document as plain text (NOTE_MAX_CHARS per document, NOTE_MAX_SUBMISSION_CHARS "
+        "for all of them: 20,000 and 100,000 characters unless the plan sets otherwise)."
     )
 
 
@@ -79,7 +81,7 @@ class AppealOutput(serializers.ModelSerializer):
 class RequestAppealApi(APIView):
     permission_classes = [IsProvider]
 
-    class Input(serializers.Serializer):
+    class Input(NoteSizeLimits, serializers.Serializer):
         reason = serializers.CharField(
             max_length=20_000,
             help_text="Why the decision should change, in plain language.",

@@ -31,8 +31,8 @@ def note_of(length: int) -> dict:
     return {**NOTE, "text": text[:length]}
 
 
-class LimitedRequest(NoteSizeLimits, RequestCreateInput):
-    """The intake contract with the hook, as reviews.contract names it."""
+class LimitedRequest(RequestCreateInput):
+    """The intake contract, which names the hook (NoteSizeLimits) itself."""
 
 
 def errors_of(attachments) -> dict[str, list[str]]:
@@ -176,3 +176,26 @@ def test_long_notes_do_not_hold_up_another_providers_checks(
     assert notes_unread(pa_request=heavy) == []
     assert heavy.evaluations.count() == 1
     assert NoteReading.objects.filter(attachment__request=heavy).count() == len(heavy_notes)
+
+
+def test_the_contract_names_the_hook_for_new_requests_answers_and_appeals():
+    from reviews.api.appeals import RequestAppealApi
+    from reviews.contract import InformationAnswerInput
+
+    for serializer in (RequestCreateInput, InformationAnswerInput, RequestAppealApi.Input):
+        assert issubclass(serializer, NoteSizeLimits)
+
+
+def test_the_api_refuses_an_oversized_note_and_stores_nothing(settings, api_a, policies):
+    from reviews.models import IdempotencyRecord
+    from tests.conftest import post_json
+
+    settings.NOTE_MAX_CHARS = 1_000
+    body = submission(attachments=[NOTE, {**NOTE, "text": "x" * 1_001}])
+    response = post_json(api_a, "/api/v1/requests/", body)
+    assert response.status_code == 400, response.content
+    assert "attachments[1].text" in response.json()["fields"]
+    assert PriorAuthRequest.objects.count() == 0
+    assert IdempotencyRecord.objects.count() == 0
+    body = submission(attachments=[NOTE, {**NOTE, "text": "x" * 1_000}])
+    assert post_json(api_a, "/api/v1/requests/", body).status_code == 201
