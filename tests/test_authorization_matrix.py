@@ -108,6 +108,7 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "api/schema/": {"get": ALL},
     "api/docs/": {"get": ALL},
     "api/redoc/": {"get": ALL},
+    "favicon.ico": {"get": ALL},
     # --- Provider API: providers, scoped to their organization ---
     "api/v1/requests/": {"get": PROVIDERS, "post": PROVIDERS},
     "api/v1/requests/<request_id>/": {"get": ONLY_A},

@@ -27,3 +27,10 @@ def test_pages_link_an_icon_that_is_served(client, nurse, signed):
         assert response["Content-Type"] in {"image/svg+xml", "image/png"}
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert body.startswith((b"<svg", b"\x89PNG"))
+
+
+def test_favicon_ico_is_served_for_pages_that_do_not_link_it(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
