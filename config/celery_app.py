@@ -12,6 +12,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # The audit sealer and checkpoint publisher (reviews/audit_tasks.py).
 app.autodiscover_tasks(related_name="audit_tasks")
+# The auditors' web verification of the chain (reviews/web/audit_tasks.py).
+app.autodiscover_tasks(["reviews.web"], related_name="audit_tasks")
 
 
 @app.task(name="lamina.ping")

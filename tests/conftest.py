@@ -47,6 +47,21 @@ AUDIT_TRUNCATE_TRIGGERS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no rate-limit or sign-in counts (the cache holds nothing else):
+    counts left by an earlier test, or an earlier run on the same Redis, would refuse its calls.
+    Only the cache's own keys go; the broker's queues on the same Redis stay."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    keys = list(client.scan_iter(match=":1:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     from django.db import connection
