@@ -30,28 +30,13 @@ from pathlib import Path
 from django.db.models import Min
 from django.utils import timezone
 
-from reviews.audit import GENESIS_HASH, event_hash
+from reviews.audit import CONTENT_COLUMNS, GENESIS_HASH, event_hash
 from reviews.audit_merkle import inclusion_path, inclusion_verify, merkle_root
 from reviews.audit_sign import CheckpointFileError, SignedCheckpoint, signed_checkpoints, verify_key
 from reviews.models import AuditCheckpoint, AuditEvent
 
-# Exactly what event_hash() reads, plus the seal and the id.
-CHAIN_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "role",
-    "source_ip",
-    "action",
-    "subject_type",
-    "subject_id",
-    "request_id_ref",
-    "data",
-    "position",
-    "prev_hash",
-    "hash",
-)
+# Exactly what event_hash() reads (with the id), plus the seal.
+CHAIN_COLUMNS = (*CONTENT_COLUMNS, "position", "prev_hash", "hash")
 
 
 @dataclass(frozen=True)

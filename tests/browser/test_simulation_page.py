@@ -6,7 +6,7 @@ docs/screenshots/simulation.png).
 """
 
 import copy
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from playwright.sync_api import expect
@@ -17,23 +17,11 @@ from reviews.services import evidence_checks_run
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.factories import submit
+from tests.reviews.test_simulation import _care
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 REVIEW_DATE = date(2026, 11, 23)
-
-
-def _care(days: int) -> list[dict]:
-    start = date(2026, 9, 1)
-    return [
-        {
-            "modality": "physical_therapy",
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=days)).isoformat(),
-            "outcome": "failed",
-        },
-        {"modality": "home_exercise", "start_date": "2026-10-20", "outcome": "ongoing"},
-    ]
 
 
 def test_an_administrator_simulates_a_draft_and_reads_what_changes(
