@@ -31,6 +31,7 @@ from reviews.api.schema import (
     error,
 )
 from reviews.audit import audit_record
+from reviews.audit_params import DeterminationSearchForm, PeriodForm, valid_or_400
 from reviews.selectors.audit import (
     EXPORT_HEADER,
     audit_request_get_for,
@@ -41,7 +42,6 @@ from reviews.selectors.audit import (
     request_history,
 )
 from reviews.selectors.metrics import CSV_HEADER, metrics_for_period
-from reviews.web.audit_forms import DeterminationSearchForm, PeriodForm, valid_or_400
 
 
 class _Echo:

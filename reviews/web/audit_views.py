@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from reviews.audit import audit_record
+from reviews.audit_params import DeterminationSearchForm, PeriodForm
 from reviews.selectors.audit import (
     AUDIT_ROLES,
     NO_FAMILY,
@@ -31,7 +32,6 @@ from reviews.selectors.audit import (
 )
 from reviews.selectors.metrics import metrics_for_period
 from reviews.web import charts
-from reviews.web.audit_forms import DeterminationSearchForm, PeriodForm
 from reviews.web.audit_tasks import verify_audit_chain, verify_job_create, verify_job_get
 
 SEARCH_PAGE_SIZE = 50

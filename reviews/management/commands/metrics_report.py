@@ -5,8 +5,8 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from reviews.audit_params import EARLIEST, LATEST
 from reviews.selectors.metrics import CSV_HEADER, metrics_for_period
-from reviews.web.audit_forms import EARLIEST, LATEST
 
 
 def _date(value: str) -> date:
