@@ -28,6 +28,7 @@ from reviews.errors import ValidationFailed
 from reviews.models import Status, Urgency
 from reviews.selectors import request_get_for, request_list_for
 from reviews.services import request_answer_information, request_submit, request_withdraw
+from reviews.services.intake import request_submitted_answer_cache
 
 TAG = "requests"
 
@@ -101,6 +102,7 @@ class RequestCollectionApi(APIView):
         data = RequestCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         pa_request = request_submit(actor=request.user, data=data.validated_data, channel="rest")
+        request_submitted_answer_cache(pa_request)  # still inside the submitting transaction
         return Response(
             _detail(pa_request, request),
             status=status.HTTP_201_CREATED,

@@ -184,19 +184,25 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
 
 
 def _cache_related(pa_request: PriorAuthRequest, lines: list[ServiceLine]) -> None:
-    """What the response reads of the request, from memory: the lines just written (as
-    prefetch_related would give them) and, truthfully for a request created in this transaction,
-    no evaluation, determination or request for information yet (an empty queryset stays empty
-    through any filter or ordering without asking the database)."""
+    """The lines just written, as prefetch_related would give them (they never change)."""
     cached = ServiceLine.objects.filter(request=pa_request)
     cached._result_cache = lines
     cached._prefetch_done = True
-    pa_request._prefetched_objects_cache = {
-        "lines": cached,
-        "evaluations": Evaluation.objects.none(),
-        "determinations": Determination.objects.none(),
-        "information_requests": InformationRequest.objects.none(),
-    }
+    pa_request._prefetched_objects_cache = {"lines": cached}
+
+
+def request_submitted_answer_cache(pa_request: PriorAuthRequest) -> None:
+    """For the answer to the submission, built inside the submitting transaction: the request
+    has no evaluation, determination or request for information yet, so the response reads
+    them from memory (an empty queryset stays empty through any filter or ordering without
+    asking the database). Only for that answer: the checks may add them once it commits."""
+    pa_request._prefetched_objects_cache.update(
+        {
+            "evaluations": Evaluation.objects.none(),
+            "determinations": Determination.objects.none(),
+            "information_requests": InformationRequest.objects.none(),
+        }
+    )
 
 
 def _add_attachments(pa_request: PriorAuthRequest, attachments: list[dict], *, source: str) -> None:
