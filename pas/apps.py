@@ -20,13 +20,13 @@ class PasConfig(AppConfig):
 def _determination_saved(sender, instance, created: bool, **kwargs) -> None:
     """In the decision's own transaction: the outbox rows of its notifications."""
     if created:
-        from pas.services import notifications_record
+        from pas.notifications import notifications_record
 
         notifications_record(determination=instance)
 
 
 def _request_decided(sender, request_id: int, determination_id: int, **kwargs) -> None:
     """Sent after commit of each determination: hand its notifications to the delivery task."""
-    from pas.services import notifications_enqueue
+    from pas.notifications import notifications_enqueue
 
     notifications_enqueue(request_id=request_id, determination_id=determination_id)

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from pas.models import Notification
-from pas.services import notification_deliver, notifications_sweep
+from pas.notifications import notification_deliver, notifications_sweep
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)

@@ -49,8 +49,8 @@ from pas.schema import (
     SUBSCRIPTION_UPDATE,
 )
 from pas.selectors import claim_inquire_matches, subscription_get_for
-from pas.services import (
-    checks_wait,
+from pas.services import checks_wait
+from pas.subscriptions import (
     subscription_create,
     subscription_off,
     subscription_resource,

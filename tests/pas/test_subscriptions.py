@@ -11,7 +11,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.subscription import Subscription as SubscriptionModel
 
 from pas.models import DeliveryAttempt, Notification, Subscription
-from pas.services import notifications_sweep
+from pas.notifications import notifications_sweep
 from reviews.models import AuditEvent, PriorAuthRequest, Status
 from reviews.services import determination_record, evidence_checks_run
 from reviews.services.assignments import request_claim
