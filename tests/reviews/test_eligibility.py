@@ -393,3 +393,16 @@ def test_the_fhir_answer_and_the_letter_say_the_date(policies, provider_a, physi
     context = letter_context(determination)
     assert context["eligible_on"]["date"] == evaluation.eligible_on
     assert [c["criterion"] for c in context["eligible_on"]["criteria"]] == ["ESI-05"]
+
+
+def test_the_case_page_says_the_date(policies, provider_a, physician):
+    from django.test import Client
+
+    pa_request = _submitted(provider_a, date.today() - timedelta(days=20))
+    evaluation = evidence_checks_run(pa_request=pa_request)
+    client = Client()
+    client.force_login(physician)
+    page = client.get(f"/requests/{pa_request.pk}/").content.decode()
+    assert 'id="eligible-on"' in page
+    assert evaluation.eligible_on.strftime("%b %-d, %Y") in page
+    assert "ESI-05" in page[page.index('id="eligible-on"') :]
