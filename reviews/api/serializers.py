@@ -430,7 +430,7 @@ class RequestDetailOutput(RequestListOutput):
 
     @extend_schema_field(CriterionResultOutput(many=True))
     def get_criteria(self, pa_request) -> list[dict]:
-        evaluation = pa_request.evaluations.order_by("-round").first()
+        evaluation = self._latest_evaluation(pa_request)
         if evaluation is None:
             return []
         return [
@@ -448,7 +448,7 @@ class RequestDetailOutput(RequestListOutput):
 
     @extend_schema_field(ConsistencyFindingOutput(many=True))
     def get_consistency(self, pa_request) -> list[dict]:
-        evaluation = pa_request.evaluations.order_by("-round").first()
+        evaluation = self._latest_evaluation(pa_request)
         if evaluation is None:
             return []
         return [

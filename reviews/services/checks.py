@@ -1,6 +1,7 @@
 """The evidence checks: criteria, history, documentation and notes, then the recommendation acts."""
 
 import json
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
@@ -106,11 +107,39 @@ def documentation_checks(pa_request: PriorAuthRequest) -> list[dict]:
     ]
 
 
-def _evaluate_criteria(pa_request: PriorAuthRequest, review_date: date):
+@dataclass(frozen=True)
+class _Inputs:
+    """What the checks read of a request, read once per evaluation (reviews.facts.request_inputs)
+    plus the attachments with their text, which the consistency checks also read."""
+
+    request_data: dict
+    history: list
+    member: dict
+    with_text: dict
+
+
+def _inputs(pa_request: PriorAuthRequest) -> _Inputs:
+    from reviews.facts import request_inputs
+
+    request_data, history, member = request_inputs(pa_request)
+    # The side of the pathology may be written in a note: the consistency checks read the text.
+    with_text = {
+        **request_data,
+        "attachments": [
+            {"kind": a.kind, "date": a.date, "title": a.title, "text": a.text}
+            for a in pa_request.attachments.all()
+        ],
+    }
+    return _Inputs(request_data, history, member, with_text)
+
+
+def _evaluate_criteria(
+    pa_request: PriorAuthRequest, review_date: date, inputs: _Inputs | None = None
+):
     """(policy_version, facts, engine outcome dict) or (None, facts, None) when no policy applies."""
     from criteria.engine import evaluate
     from criteria.selectors import policy_version_for
-    from reviews.facts import facts_for_request
+    from reviews.facts import build_facts
 
     if not pa_request.procedure_family:
         return None, {}, None
@@ -121,7 +150,13 @@ def _evaluate_criteria(pa_request: PriorAuthRequest, review_date: date):
     )
     if version is None:
         return None, {}, None
-    facts = facts_for_request(pa_request, review_date=review_date)
+    inputs = inputs or _inputs(pa_request)
+    facts = build_facts(
+        request_data=inputs.request_data,
+        review_date=review_date,
+        history=inputs.history,
+        member=inputs.member,
+    )
     outcome = evaluate(version.content, facts, review_date=review_date)
     # Stored as JSON: dates become ISO strings, which the engine reads back on replay.
     return version, json.loads(canonical(facts)), json.loads(canonical(outcome.to_dict()))
@@ -134,33 +169,23 @@ def _note_conflicts(pa_request: PriorAuthRequest) -> list[dict]:
     return notes_read_for_request(pa_request=pa_request)
 
 
-def _eligibility(pa_request, version, review_date: date, recommendation: str, *, checks: dict):
+def _eligibility(version, review_date: date, recommendation: str, inputs: _Inputs, checks: dict):
     """(eligible_on, the criteria time cures) for a request only time keeps from approval."""
+    from reviews.consistency import consistency_run
     from reviews.eligibility import eligible_on
-    from reviews.facts import request_inputs
 
     if version is None or recommendation == Recommendation.APPROVE:
         return None, []
-    from reviews.consistency import consistency_run
-
-    request_data, history, member = request_inputs(pa_request)
     entries = version.content.get("consistency") or []
-    with_text = {
-        **request_data,
-        "attachments": [
-            {"kind": a.kind, "date": a.date, "title": a.title, "text": a.text}
-            for a in pa_request.attachments.all()
-        ],
-    }
     day, reasons = eligible_on(
         content=version.content,
-        request_data=request_data,
-        history=history,
-        member=member,
+        request_data=inputs.request_data,
+        history=inputs.history,
+        member=inputs.member,
         review_date=review_date,
         checks=checks,
         findings_on=lambda day, facts: consistency_run(
-            entries, request=with_text, facts=facts, history=history, review_date=day
+            entries, request=inputs.with_text, facts=facts, history=inputs.history, review_date=day
         ),
         decide=lambda outcome, recorded: decide(
             outcome,
@@ -173,22 +198,19 @@ def _eligibility(pa_request, version, review_date: date, recommendation: str, *,
     return day, json.loads(canonical(reasons))
 
 
-def _consistency(pa_request: PriorAuthRequest, version, facts: dict, review_date: date):
+def _consistency(version, facts: dict, review_date: date, inputs: _Inputs):
     """The findings of the consistency checks the policy version names (reviews/consistency.py)."""
     from reviews.consistency import consistency_run
-    from reviews.facts import request_inputs
 
     entries = (version.content.get("consistency") or []) if version is not None else []
     if not entries:
         return []
-    request_data, history, _member = request_inputs(pa_request)
-    # The side of the pathology may be written in a note: the checks read the text too.
-    request_data["attachments"] = [
-        {"kind": a.kind, "date": a.date, "title": a.title, "text": a.text}
-        for a in pa_request.attachments.all()
-    ]
     findings = consistency_run(
-        entries, request=request_data, facts=facts, history=history, review_date=review_date
+        entries,
+        request=inputs.with_text,
+        facts=facts,
+        history=inputs.history,
+        review_date=review_date,
     )
     return json.loads(canonical(findings))
 
@@ -236,16 +258,17 @@ def _evidence_checks_locked(*, pa_request: PriorAuthRequest, review_date: date |
         return _NOTES_ADDED  # never read a note with the row locked
     review_date = review_date or timezone.localdate()
     conflicts = note_conflicts(pa_request=locked)
-    version, facts, engine = _evaluate_criteria(locked, review_date)
+    inputs = _inputs(locked)
+    version, facts, engine = _evaluate_criteria(locked, review_date, inputs)
     history = history_checks(locked)
     documentation = documentation_checks(locked)
-    findings = _consistency(locked, version, facts, review_date)
+    findings = _consistency(version, facts, review_date, inputs)
     recommendation, reasons, missing = decide(engine, history, documentation, conflicts, findings)
     eligible, eligible_reasons = _eligibility(
-        locked,
         version,
         review_date,
         recommendation,
+        inputs,
         checks={
             "history_checks": history,
             "documentation": documentation,
