@@ -406,3 +406,35 @@ def test_the_case_page_says_the_date(policies, provider_a, physician):
     assert 'id="eligible-on"' in page
     assert evaluation.eligible_on.strftime("%b %-d, %Y") in page
     assert "ESI-05" in page[page.index('id="eligible-on"') :]
+
+
+# --- More duration criteria: pain days (ESI-04) and nicotine-free days (FU-06) ------------------
+
+
+@pytest.mark.parametrize("days_in", [1, 20, 27])
+def test_pain_days_esi_04_first_qualifying_day(days_in):
+    review = START + timedelta(days=40)
+    onset = review - timedelta(days=days_in)
+    body = _esi(START)  # 40 days of failed care by the review date: ESI-05 met
+    body["clinical"]["symptom_onset_date"] = onset.isoformat()
+    day, reasons = _eligible(body, ESI, review)
+    assert day == onset + timedelta(days=28)
+    assert [r["criterion"] for r in reasons] == ["ESI-04"]
+    assert _eligible(body, ESI, onset + timedelta(days=28)) == (None, [])
+
+
+@pytest.mark.parametrize("days_free", [1, 30, 41])
+def test_nicotine_free_days_fu_06_first_qualifying_day(days_free):
+    from tests.clinical.bases import fusion, today
+
+    body = fusion()
+    body["clinical"]["smoking_status"] = "former"
+    quit_on = today() - timedelta(days=days_free)
+    body["clinical"]["nicotine_free_since"] = quit_on.isoformat()
+    body["attachments"][0]["text"] = body["attachments"][0]["text"].replace(
+        "Never smoked.", f"Stopped smoking on {quit_on.isoformat()}."
+    )
+    day, reasons = _eligible(body, "spinal_fusion", today())
+    assert day == quit_on + timedelta(days=42), reasons
+    assert [r["criterion"] for r in reasons] == ["FU-06"]
+    assert _eligible(body, "spinal_fusion", quit_on + timedelta(days=42)) == (None, [])
