@@ -13,7 +13,8 @@ like to have is taken, not refused:
 
 A cancellation (Claim.status = cancelled) withdraws the open request it names; a decided one is
 answered with its decision, unchanged. An update (two Claims, the new one naming the earlier one
-in Claim.related) answers the earlier request's pend with the new facts, so it is evaluated again.
+in Claim.related) replaces the diagnoses, service and clinical facts of an undecided request (a
+pend or a case in review) and it is evaluated again.
 The same Bundle sent again answers the first response and stores nothing.
 """
 
@@ -46,11 +47,12 @@ from reviews.contract import (
 from reviews.errors import InvalidTransition, LaminaError, NotPermitted
 from reviews.models import OPEN_STATUSES, PriorAuthRequest, Role, Status
 from reviews.services import (
-    request_answer_information,
     request_information_ask,
     request_submit,
+    request_update,
     request_withdraw,
 )
+from reviews.services.intake import UPDATABLE
 from reviews.transitions import request_transition
 
 
@@ -249,25 +251,34 @@ def _cancel(*, actor, target) -> Submitted:
 
 
 def _update(*, actor, pa_request: PriorAuthRequest, mapped: MappedClaim) -> Submitted:
-    """An update of an open request: its new facts answer the pend and it is evaluated again."""
+    """An update of an undecided request: its diagnoses, service and clinical facts replace the
+    earlier ones and it is evaluated again (reviews.services.request_update). A decided request,
+    or one under appeal, keeps its decision; one the engine is evaluating this moment is asked
+    to be sent again once answered."""
     data = claim_validate(mapped)
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
-    if locked.status != Status.PENDING_INFORMATION:
-        note = (
-            "The request was already decided; the update changes nothing."
-            if locked.status not in OPEN_STATUSES
-            else "The request is under review; the update is kept for the reviewer."
-        )
+    items = mapped.record.get("items") or []
+    cancelled = [i.get("sequence") for i in items if i.get("cancelled")]
+    if locked.status not in UPDATABLE:
+        if locked.status not in OPEN_STATUSES:
+            note = "The request was already decided; the update changes nothing."
+        elif locked.status == Status.APPEAL:
+            note = "The request is under appeal; the update changes nothing while it is decided."
+        else:
+            note = (
+                "The request is being evaluated; the update changes nothing. Send it again once "
+                "this request is answered."
+            )
         audit_record(
             action="fhir_update_received",
             subject=locked,
             actor=actor,
-            data={"status": locked.status},
+            data={"status": locked.status, "applied": False},
         )
         return Submitted(request=locked, note=note)
     # The answer echoes the update's items: changed ones, added ones, and cancelled ones (C).
     ClaimRecord.objects.filter(request=locked).update(
-        items=mapped.record.get("items") or [],
+        items=items,
         claim_id=str(mapped.record.get("claim_id") or "")[:64],
         bundle_identifier=mapped.record.get("bundle_identifier"),
     )
@@ -275,24 +286,21 @@ def _update(*, actor, pa_request: PriorAuthRequest, mapped: MappedClaim) -> Subm
         action="fhir_update_received",
         subject=locked,
         actor=actor,
-        data={
-            "status": locked.status,
-            "cancelled_items": [
-                i.get("sequence") for i in mapped.record.get("items") or [] if i.get("cancelled")
-            ],
-        },
+        data={"status": locked.status, "applied": True, "cancelled_items": cancelled},
     )
-    clinical = dict(data.get("clinical") or {})
-    attachments = list(data.get("attachments") or [])
-    if not clinical and not attachments:
-        return Submitted(request=locked, note="The update carries no new clinical facts.")
-    request_answer_information(
+    locked, changed = request_update(
         pa_request=locked,
         actor=actor,
-        clinical=clinical or None,
-        attachments=attachments or None,
+        diagnosis_codes=list(data.get("diagnosis_codes") or []),
+        service=dict(data["service"]),
+        clinical=dict(data.get("clinical") or {}),
+        attachments=list(data.get("attachments") or []),
         message="Update through FHIR (Claim.related).",
     )
+    if not changed:
+        return Submitted(request=locked, note="The update changes none of the request's facts.")
+    # What the engine cannot decide goes to a reviewer again, as on submission.
+    _route(locked, data, mapped.record)
     return Submitted(request=PriorAuthRequest.objects.get(pk=locked.pk))
 
 

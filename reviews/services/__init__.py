@@ -12,6 +12,7 @@ from reviews.services.decisions import (
 from reviews.services.intake import (
     request_answer_information,
     request_submit,
+    request_update,
     request_withdraw,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "request_information_ask",
     "request_release",
     "request_submit",
+    "request_update",
     "request_withdraw",
 ]

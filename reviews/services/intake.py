@@ -143,19 +143,7 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
             urgency=data["urgency"], line_of_business=line_of_business, received_at=received_at
         ),
     )
-    lines = []
-    for sequence, code in enumerate(codes, start=1):
-        known = reference.cpt_lookup(code)
-        lines.append(
-            ServiceLine(
-                request=pa_request,
-                sequence=sequence,
-                cpt_code=code,
-                family=known.family if known else "",
-                description=known.description if known else "Not covered by a Lamina policy",
-                is_add_on=bool(known and known.add_on),
-            )
-        )
+    lines = _lines_for(pa_request, codes)
     ServiceLine.objects.bulk_create(lines)
     _add_attachments(pa_request, data.get("attachments") or [], source="submission")
     audit_record(
@@ -181,6 +169,24 @@ def request_submit(*, actor, data: dict[str, Any], channel: str = "rest") -> Pri
     pa_request.member = member
     _cache_related(pa_request, lines)
     return pa_request
+
+
+def _lines_for(pa_request: PriorAuthRequest, codes: list[str]) -> list[ServiceLine]:
+    """One line per CPT code, with Lamina's own description and family."""
+    lines = []
+    for sequence, code in enumerate(codes, start=1):
+        known = reference.cpt_lookup(code)
+        lines.append(
+            ServiceLine(
+                request=pa_request,
+                sequence=sequence,
+                cpt_code=code,
+                family=known.family if known else "",
+                description=known.description if known else "Not covered by a Lamina policy",
+                is_add_on=bool(known and known.add_on),
+            )
+        )
+    return lines
 
 
 def _cache_related(pa_request: PriorAuthRequest, lines: list[ServiceLine]) -> None:
@@ -277,6 +283,109 @@ def request_answer_information(
     )
     enqueue_evidence_checks(locked.pk)
     return locked
+
+
+# The statuses an update (a PAS Claim naming the earlier one in Claim.related) re-evaluates
+# from: a pend, and review before any determination. Received and evaluating are moments of the
+# engine's own; a decided request or an appeal keeps its decision.
+UPDATABLE = frozenset({Status.PENDING_INFORMATION, Status.NURSE_REVIEW, Status.PHYSICIAN_REVIEW})
+
+
+@transaction.atomic
+def request_update(
+    *,
+    pa_request: PriorAuthRequest,
+    actor,
+    diagnosis_codes: list[str] | None = None,
+    service: dict | None = None,
+    clinical: dict | None = None,
+    attachments: list[dict] | None = None,
+    message: str = "",
+) -> tuple[PriorAuthRequest, list[str]]:
+    """The provider replaces what it said of an undecided request; the request is evaluated again.
+
+    Diagnosis codes and the service, when sent, replace the stored ones (the procedure family
+    stays: a different procedure is a new request); clinical facts merge as an answer's do;
+    attachments are added. A pend is answered; a case in review leaves its reviewer (who may hold
+    it) and goes back to the evidence checks, which route it again. Returns the request and the
+    names of what changed; nothing changed is an update that changes nothing (no new round).
+    """
+    _require_provider(actor, pa_request)
+    locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
+    if locked.status not in UPDATABLE:
+        raise InvalidTransition(
+            from_status=locked.status,
+            to_status=Status.EVALUATING,
+            message="Only a pended request or one in review can be updated.",
+        )
+    changed: list[str] = []
+    before: dict[str, Any] = {}
+    fields = ["updated_at"]
+    if diagnosis_codes and list(diagnosis_codes) != list(locked.diagnosis_codes):
+        before["diagnosis_codes"] = list(locked.diagnosis_codes)
+        locked.diagnosis_codes = list(diagnosis_codes)
+        changed.append("diagnosis_codes")
+        fields.append("diagnosis_codes")
+    if service:
+        service = _json_safe(service)
+        codes = list(service.get("cpt_codes") or [])
+        family, problem = reference.family_for_codes(codes)
+        if problem or family != locked.procedure_family:
+            message = (
+                "An update keeps the procedure requested: cancel this request and submit a new "
+                "one for a different procedure."
+            )
+            raise ValidationFailed(message, fields={"service.cpt_codes": [problem or message]})
+        if service != locked.service:
+            before["cpt_codes"] = list(locked.service.get("cpt_codes") or [])
+            before["levels"] = list(locked.service.get("levels") or [])
+            if codes != before["cpt_codes"]:
+                ServiceLine.objects.filter(request=locked).delete()
+                ServiceLine.objects.bulk_create(_lines_for(locked, codes))
+            locked.service = service
+            changed.append("service")
+            fields.append("service")
+    if clinical:
+        locked.clinical, clinical_changed = _merge_clinical(locked.clinical, _json_safe(clinical))
+        changed += [f"clinical.{key}" for key in clinical_changed]
+        fields.append("clinical")
+    if attachments:
+        _add_attachments(locked, attachments, source="information")
+        changed.append("attachments")
+    if not changed:
+        return locked, []
+    locked.save(update_fields=fields)
+    now = timezone.now()
+    was = locked.status
+    answer = {"changed": changed, "attachments": len(attachments or []), "message": message}
+    if was == Status.PENDING_INFORMATION:
+        InformationRequest.objects.filter(request=locked, answered_at__isnull=True).update(
+            answered_at=now, answer=answer
+        )
+    audit_record(
+        action="request_updated",
+        subject=locked,
+        actor=actor,
+        # Codes and field names only: the audit data carries no clinical text.
+        data={
+            **answer,
+            "from_status": was,
+            "released_from": locked.assigned_to.get_username() if locked.assigned_to else "",
+            "before": before,
+            "diagnosis_codes": list(locked.diagnosis_codes),
+            "cpt_codes": list(locked.service.get("cpt_codes") or []),
+            "levels": list(locked.service.get("levels") or []),
+        },
+    )
+    locked = request_transition(
+        pa_request=locked,
+        to=Status.EVALUATING,
+        actor=actor,
+        reason="updated by the provider",
+        extra_updates={"missing_information": [], "recommendation": "", "assigned_to": None},
+    )
+    enqueue_evidence_checks(locked.pk)
+    return locked, changed
 
 
 @transaction.atomic

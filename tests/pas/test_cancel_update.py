@@ -158,7 +158,7 @@ def test_an_update_answers_the_pend_and_the_request_is_evaluated_again(api_a, po
     pa_request.refresh_from_db()
     assert Evaluation.objects.filter(request=pa_request).count() == 2
     assert pa_request.status != Status.PENDING_INFORMATION
-    assert AuditEvent.objects.filter(action="information_answered").count() == 1
+    assert AuditEvent.objects.filter(action="request_updated").count() == 1
     assert claim_response(response.json())["request"] == {"reference": "Claim/UpdatedClaim"}
 
 
