@@ -178,7 +178,15 @@ class SmartClient(models.Model):
         help_text="The provider user the client acts as.",
     )
     jwks = models.JSONField(
-        help_text='The client\'s public keys: {"keys": [...]} (RS384 or ES384).'
+        default=dict,
+        blank=True,
+        help_text='The client\'s public keys: {"keys": [...]} (RS384 or ES384), or none when '
+        "they are published at jwks_url.",
+    )
+    jwks_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Where the client publishes its public keys (https; read when it asks a token).",
     )
     scopes = models.JSONField(default=list, blank=True, help_text="The system/ scopes it may ask.")
     active = models.BooleanField(default=True)

@@ -10,10 +10,13 @@ error (`{"error", "error_description"}`) and stores nothing.
 """
 
 import hashlib
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 import jwt
 from django.core.exceptions import RequestDataTooBig, ValidationError
@@ -36,6 +39,9 @@ CLOCK_SKEW = 30  # seconds of disagreement tolerated between the client's clock 
 TOKEN_LIFETIME = 300  # seconds an access token is good for
 MAX_ASSERTION_CHARS = 16_000
 MIN_RSA_BITS = 2048
+JWKS_URL_TIMEOUT = 5  # seconds to read a client's JWKS URL
+JWKS_URL_LIFESPAN = 300  # seconds a JWKS read from a URL is used before it is read again
+JWKS_URL_COOLDOWN = 10  # seconds between reads forced by a key id not seen yet
 
 # The scopes a client may be granted, and what each FHIR route needs (any one of the set).
 SCOPES = (
@@ -134,16 +140,40 @@ def jwks_keys(jwks) -> list[dict]:
     return keys
 
 
+def jwks_url_check(url: str) -> None:
+    """A JWKS URL is https; plain http only on this machine's loopback (a local test client)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "http" and loopback:
+        return
+    raise ValueError("The JWKS URL must be https (plain http only on the loopback address).")
+
+
 def smart_client_validate(client: SmartClient) -> None:
-    """What a registered client must be: a provider user, a usable JWKS, grantable scopes."""
+    """What a registered client must be: a provider user, a usable JWKS or a JWKS URL (one of
+    the two), grantable scopes."""
     errors: dict[str, list[str]] = {}
     user = client.user if client.user_id else None
     if user is not None and not (user.organization_id and user.has_role(Role.PROVIDER)):
         errors["user"] = ["A SMART client acts as a provider user of an organization."]
-    try:
-        jwks_keys(client.jwks)
-    except ValueError as exc:
-        errors["jwks"] = [str(exc)]
+    if client.jwks_url:
+        if client.jwks:
+            errors["jwks"] = ["Register the keys or their URL, not both."]
+        try:
+            jwks_url_check(client.jwks_url)
+        except ValueError as exc:
+            errors["jwks_url"] = [str(exc)]
+    else:
+        try:
+            jwks_keys(client.jwks)
+        except ValueError as exc:
+            errors["jwks"] = [str(exc)]
     if not isinstance(client.scopes, list) or not all(isinstance(s, str) for s in client.scopes):
         errors["scopes"] = ["The scopes are a list of strings."]
     else:
@@ -157,10 +187,20 @@ def smart_client_validate(client: SmartClient) -> None:
 
 
 def smart_client_register(
-    *, user, jwks: dict, scopes: list[str] | None = None, client_id: str = "", name: str = ""
+    *,
+    user,
+    jwks: dict | None = None,
+    jwks_url: str = "",
+    scopes: list[str] | None = None,
+    client_id: str = "",
+    name: str = "",
 ) -> SmartClient:
     client = SmartClient(
-        user=user, jwks=jwks, scopes=list(SCOPES) if scopes is None else scopes, name=name
+        user=user,
+        jwks=jwks or {},
+        jwks_url=jwks_url,
+        scopes=list(SCOPES) if scopes is None else scopes,
+        name=name,
     )
     if client_id:
         client.client_id = client_id
@@ -183,21 +223,71 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _verified_claims(assertion: str, client: SmartClient, algorithm: str, kid) -> dict:
-    candidates = [
-        key
-        for key in jwks_keys(client.jwks)
-        if key["kty"] == KEY_TYPES[algorithm]
-        and key.get("alg") in (None, algorithm)
-        and (kid is None or key.get("kid") == kid)
-    ]
-    if not candidates:
-        raise _invalid_client(
-            f"No {algorithm} key{f' with kid {kid!r}' if kid is not None else ''} is registered "
-            "for this client."
-        )
-    for key in candidates:
-        public = jwt.PyJWK.from_dict(key, algorithm=algorithm).key
+class _JwksUrlClient(jwt.PyJWKClient):
+    """PyJWKClient (fetching without redirects, caching, refreshing for an unseen key id) that
+    holds a fetched JWKS to the rules a registered one meets (jwks_keys)."""
+
+    def fetch_data(self):
+        try:
+            data = super().fetch_data()
+        except ValueError as exc:  # not JSON
+            raise jwt.PyJWKClientError(f"The JWKS URL did not answer JSON: {exc}") from exc
+        try:
+            jwks_keys(data)
+        except ValueError as exc:
+            if self.jwk_set_cache is not None:
+                self.jwk_set_cache.put(None)
+            raise jwt.PyJWKClientError(str(exc)) from exc
+        return data
+
+
+@lru_cache(maxsize=256)
+def _jwks_url_client(url: str) -> _JwksUrlClient:
+    return _JwksUrlClient(
+        url,
+        lifespan=JWKS_URL_LIFESPAN,
+        timeout=JWKS_URL_TIMEOUT,
+        cooldown_duration=JWKS_URL_COOLDOWN,
+    )
+
+
+def _url_key(client: SmartClient, algorithm: str, header: dict):
+    """The public key the assertion names, read from the client's JWKS URL."""
+    kid, jku = header.get("kid"), header.get("jku")
+    if jku is not None and jku != client.jwks_url:
+        raise _invalid_client("The client assertion's jku is not the client's registered JWKS URL.")
+    if not isinstance(kid, str) or not kid:
+        raise _invalid_client("The client assertion's header must name its key (kid).")
+    try:
+        jwk = _jwks_url_client(client.jwks_url).get_signing_key(kid)
+    except jwt.PyJWKClientConnectionError as exc:
+        raise _invalid_client(f"The client's JWKS URL cannot be read: {exc}") from exc
+    except (jwt.PyJWKError, jwt.PyJWKSetError, jwt.PyJWKClientError) as exc:
+        raise _invalid_client(f"The client's JWKS URL gives no usable key {kid!r}: {exc}") from exc
+    if jwk.key_type != KEY_TYPES[algorithm]:
+        raise _invalid_client(f"The key {kid!r} at the client's JWKS URL is not for {algorithm}.")
+    return jwk.key
+
+
+def _verified_claims(assertion: str, client: SmartClient, algorithm: str, header: dict) -> dict:
+    if client.jwks_url:
+        publics = [_url_key(client, algorithm, header)]
+    else:
+        kid = header.get("kid")
+        candidates = [
+            key
+            for key in jwks_keys(client.jwks)
+            if key["kty"] == KEY_TYPES[algorithm]
+            and key.get("alg") in (None, algorithm)
+            and (kid is None or key.get("kid") == kid)
+        ]
+        if not candidates:
+            raise _invalid_client(
+                f"No {algorithm} key{f' with kid {kid!r}' if kid is not None else ''} is "
+                "registered for this client."
+            )
+        publics = [jwt.PyJWK.from_dict(key, algorithm=algorithm).key for key in candidates]
+    for public in publics:
         try:
             return jwt.decode(
                 assertion,
@@ -261,7 +351,7 @@ def token_issue(*, form, token_url: str) -> Issued:
     if client is None or not client.active or not client.user.is_active:
         raise _invalid_client("No active client is registered with this id.")
 
-    claims = _verified_claims(assertion, client, algorithm, header.get("kid"))
+    claims = _verified_claims(assertion, client, algorithm, header)
     aud = claims.get("aud")
     if aud != token_url and not (isinstance(aud, list) and token_url in aud):
         raise _invalid_client(f"The client assertion's aud must be the token endpoint {token_url}.")

@@ -76,7 +76,9 @@ class Ehr:
             body,
             key or self.private_key,
             algorithm=self.alg,
-            headers={"kid": self.kid, **(headers or {})},
+            headers={
+                k: v for k, v in {"kid": self.kid, **(headers or {})}.items() if v is not None
+            },
         )
 
 
@@ -499,3 +501,186 @@ def test_the_admin_registers_a_client_and_refuses_a_bad_jwks(admin_user, provide
     added = browser.post("/admin/pas/smartclient/add/", {**form, "jwks": json.dumps(jwks)})
     assert added.status_code == 302, added.content[:2000]
     assert SmartClient.objects.get().client_id == "ehr-admin"
+
+
+# --- A client registered by its JWKS URL --------------------------------------------------------
+
+
+class JwksServer:
+    """The EHR's key endpoint: a real HTTP server on the loopback serving what the test puts."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                server.reads += 1
+                body = server.body if isinstance(server.body, bytes) else json.dumps(server.body)
+                body = body.encode() if isinstance(body, str) else body
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.body: dict | bytes = {"keys": []}
+        self.reads = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def jwks_server():
+    from pas.smart import _jwks_url_client
+
+    _jwks_url_client.cache_clear()
+    server = JwksServer()
+    yield server
+    server.stop()
+    _jwks_url_client.cache_clear()
+
+
+def _url_ehr(user, server, key, kid="url-1") -> Ehr:
+    server.body = {"keys": [public_jwk(key, kid)]}
+    client = smart_client_register(user=user, jwks_url=server.url)
+    return Ehr(client, key, kid)
+
+
+@pytest.mark.parametrize("make_key", [rsa_key, ec_key], ids=["RS384", "ES384"])
+def test_a_client_registered_by_jwks_url_gets_a_token_from_the_keys_read_there(
+    provider_a, jwks_server, make_key
+):
+    ehr = _url_ehr(provider_a, jwks_server, make_key())
+
+    first = token_request(ehr.assertion())
+    second = token_request(ehr.assertion())
+
+    assert first.status_code == 200, first.content
+    assert second.status_code == 200, second.content
+    assert jwks_server.reads == 1  # the key set is cached
+    response = post_fhir(bearer(first.json()["access_token"]), SUBMIT, surgical_bundle())
+    assert response.status_code == 200, response.content
+
+
+def test_a_key_rotated_in_at_the_url_is_read_for_its_new_kid(provider_a, jwks_server):
+    from pas.smart import _jwks_url_client
+
+    ehr = _url_ehr(provider_a, jwks_server, rsa_key())
+    assert token_request(ehr.assertion()).status_code == 200
+    # the EHR publishes a new key beside the old one; once the cool-down has passed Lamina reads
+    # the set again for a kid it has not seen
+    new_key = ec_key()
+    jwks_server.body = {
+        "keys": [public_jwk(ehr.private_key, "url-1"), public_jwk(new_key, "url-2")]
+    }
+    _jwks_url_client(ehr.client.jwks_url).cooldown_duration = 0
+
+    response = token_request(Ehr(ehr.client, new_key, "url-2").assertion())
+
+    assert response.status_code == 200, response.content
+    assert jwks_server.reads == 2
+
+
+URL_REFUSALS = {
+    "a kid the URL does not publish": (lambda ehr: ehr.assertion(headers={"kid": "other"}), None),
+    "no kid": (lambda ehr: ehr.assertion(headers={"kid": None}), None),
+    "a jku other than the registered URL": (
+        lambda ehr: ehr.assertion(headers={"jku": "https://attacker.example/jwks.json"}),
+        None,
+    ),
+    "a signature by another key": (lambda ehr: ehr.assertion(key=rsa_key()), None),
+    "the URL serves a private key": (
+        lambda ehr: ehr.assertion(),
+        {"keys": [{**jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key(), as_dict=True), "kid": "url-1"}]},
+    ),
+    "the URL serves something not JSON": (lambda ehr: ehr.assertion(), b"<html>keys</html>"),
+    "the URL serves no keys": (lambda ehr: ehr.assertion(), {"keys": []}),
+}
+
+
+@pytest.mark.parametrize("case", list(URL_REFUSALS))
+def test_a_bad_assertion_against_a_jwks_url_is_refused_and_stores_nothing(
+    provider_a, jwks_server, case
+):
+    ehr = _url_ehr(provider_a, jwks_server, rsa_key())
+    assertion, served = URL_REFUSALS[case]
+    text = assertion(ehr)
+    if served is not None:
+        jwks_server.body = served
+
+    response = token_request(text)
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+    assert response.json()["error_description"]
+    assert_nothing_stored()
+
+
+def test_an_unreachable_jwks_url_is_refused_and_stores_nothing(provider_a, jwks_server):
+    ehr = _url_ehr(provider_a, jwks_server, rsa_key())
+    jwks_server.stop()
+
+    response = token_request(ehr.assertion())
+
+    assert response.status_code == 401, response.content
+    assert "cannot be read" in response.json()["error_description"]
+    assert_nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://ehr.example/jwks.json", "must be https"),
+        ("ftp://127.0.0.1/jwks.json", "must be https"),
+        ("https://", "valid URL"),
+    ],
+)
+def test_a_jwks_url_must_be_https(provider_a, tmp_path, url, message):
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "register_smart_client",
+            "--user",
+            provider_a.username,
+            "--jwks-url",
+            url,
+            stdout=StringIO(),
+        )
+    assert SmartClient.objects.count() == 0
+
+
+def test_the_command_registers_a_jwks_url_but_not_with_keys_too(provider_a, tmp_path):
+    out = StringIO()
+    call_command(
+        "register_smart_client",
+        "--user",
+        provider_a.username,
+        "--jwks-url",
+        "https://ehr.example/.well-known/jwks.json",
+        stdout=out,
+    )
+    client = SmartClient.objects.get()
+    assert client.jwks_url == "https://ehr.example/.well-known/jwks.json"
+    assert client.jwks == {}
+    with pytest.raises(CommandError):
+        call_command(
+            "register_smart_client",
+            "--user",
+            provider_a.username,
+            "--jwks",
+            _write(tmp_path, _public(ec_key())),
+            "--jwks-url",
+            "https://ehr.example/jwks.json",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )

@@ -1,5 +1,5 @@
-"""register_smart_client --user USERNAME --jwks FILE [--client-id ID] [--scope SCOPE ...]:
-register an EHR for SMART Backend Services and print its client id."""
+"""register_smart_client --user USERNAME (--jwks FILE | --jwks-url URL) [--client-id ID]
+[--scope SCOPE ...]: register an EHR for SMART Backend Services and print its client id."""
 
 import json
 
@@ -15,7 +15,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="The provider user the client acts as.")
-        parser.add_argument("--jwks", required=True, help='A file holding {"keys": [...]}.')
+        keys = parser.add_mutually_exclusive_group(required=True)
+        keys.add_argument("--jwks", help='A file holding {"keys": [...]}.')
+        keys.add_argument(
+            "--jwks-url",
+            default="",
+            help="Where the client publishes its keys (https); read when it asks a token.",
+        )
         parser.add_argument("--client-id", default="", help="The client id (default: a UUID).")
         parser.add_argument("--name", default="", help="A name for the administrator's list.")
         parser.add_argument(
@@ -28,15 +34,18 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"No user {options['user']!r}.")
-        try:
-            with open(options["jwks"], encoding="utf-8") as handle:
-                jwks = json.load(handle)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"Cannot read a JWKS from {options['jwks']}: {exc}") from exc
+        jwks = None
+        if options["jwks"]:
+            try:
+                with open(options["jwks"], encoding="utf-8") as handle:
+                    jwks = json.load(handle)
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"Cannot read a JWKS from {options['jwks']}: {exc}") from exc
         try:
             client = smart_client_register(
                 user=user,
                 jwks=jwks,
+                jwks_url=options["jwks_url"],
                 scopes=options["scope"],
                 client_id=options["client_id"],
                 name=options["name"],
