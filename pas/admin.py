@@ -12,5 +12,5 @@ class SmartClientAdmin(admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("client_id", "name", "user__username")
     readonly_fields = ("created_at",)
-    fields = ("client_id", "name", "user", "jwks", "scopes", "active", "created_at")
+    fields = ("client_id", "name", "user", "jwks", "jwks_url", "scopes", "active", "created_at")
     raw_id_fields = ("user",)
