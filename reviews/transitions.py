@@ -1,11 +1,13 @@
 """The request state machine on one screen, and the only code that writes a request's status."""
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from reviews.audit import audit_record
+from reviews.authority import Act, authority_problems, roles_for
 from reviews.errors import Conflict, InvalidTransition
-from reviews.models import PriorAuthRequest, Role, Status
+from reviews.models import PriorAuthRequest, Status
 
 S = Status
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -38,8 +40,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Statuses that end a review with a determination.
 DECIDED = frozenset({S.APPROVED, S.PARTIALLY_APPROVED, S.DENIED, S.WITHDRAWN})
 
+# Who may act from which status is reviews.authority; every act it allows must be a move here.
+_problems = authority_problems(TRANSITIONS)
+if _problems:
+    raise ImproperlyConfigured(
+        "The authority table disagrees with TRANSITIONS: " + " ".join(_problems)
+    )
 
-REVIEWER_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN})
+# The roles that claim cases: a reviewer acts only on a case they hold.
+REVIEWER_ROLES = roles_for(Act.CLAIM)
 
 
 def ensure_holder(pa_request: PriorAuthRequest, actor) -> None:

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviews.audit import audit_record
+from reviews.authority import Act, may, roles_for, statuses_for
 from reviews.errors import Conflict, NotPermitted, ValidationFailed
 from reviews.models import (
     Appeal,
@@ -22,7 +23,7 @@ from reviews.models import (
 )
 from reviews.transitions import request_transition
 
-APPEALABLE = frozenset({Status.DENIED, Status.PARTIALLY_APPROVED})
+APPEALABLE = statuses_for(Role.PROVIDER, Act.APPEAL)
 ADVERSE = frozenset({Outcome.DENIED, Outcome.PARTIALLY_APPROVED})
 
 
@@ -63,7 +64,7 @@ def appeal_eligible(pa_request: PriorAuthRequest, actor) -> bool:
     appeal = appeal_open(pa_request)
     if appeal is None:
         return True
-    if getattr(actor, "role", "") != Role.PHYSICIAN:
+    if not may(getattr(actor, "role", ""), Act.CLAIM, Status.APPEAL):
         return False
     return not took_part_in_review(pa_request, actor, before=appeal.filed_at)
 
@@ -96,7 +97,7 @@ def appeal_file(
     3. Move the request to `appeal`, store the appeal with its own due time and the new
        attachments (source "appeal"), and audit it, in this one transaction.
     """
-    if not getattr(actor, "is_authenticated", False) or actor.role != Role.PROVIDER:
+    if not getattr(actor, "is_authenticated", False) or actor.role not in roles_for(Act.APPEAL):
         raise NotPermitted("Only the requesting provider's organization may appeal.")
     if pa_request.organization_id != actor.organization_id:
         raise NotPermitted("This request belongs to another organization.")

@@ -3,14 +3,14 @@
 from django.db import transaction
 
 from reviews.audit import audit_record
+from reviews.authority import Act, roles_for, statuses_for
 from reviews.errors import Conflict, NotPermitted
-from reviews.models import PriorAuthRequest, Role, Status
+from reviews.models import PriorAuthRequest, Status
 from reviews.services.appeals import NOT_ELIGIBLE, appeal_eligible
 
-QUEUE_OF_ROLE = {
-    Role.NURSE: {Status.NURSE_REVIEW},
-    # Physicians work escalated cases and appeals; nurse-review cases reach them by escalation.
-    Role.PHYSICIAN: {Status.PHYSICIAN_REVIEW, Status.APPEAL},
+# The statuses each reviewer role claims, read from reviews.authority (the queue pages use it).
+QUEUE_OF_ROLE: dict[str, frozenset[str]] = {
+    role: statuses_for(role, Act.CLAIM) for role in roles_for(Act.CLAIM)
 }
 
 
@@ -21,7 +21,7 @@ def request_claim(*, pa_request: PriorAuthRequest, actor) -> PriorAuthRequest:
     An appeal is claimed only by a physician who took no part in the case (appeal_eligible):
     a former reviewer is refused here, so their claim never locks out one who may decide it.
     """
-    statuses = QUEUE_OF_ROLE.get(actor.role)
+    statuses = statuses_for(actor.role, Act.CLAIM)
     if not statuses:
         raise NotPermitted("Only nurse and physician reviewers claim cases.")
     current = PriorAuthRequest.objects.only("status").get(pk=pa_request.pk)

@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from reviews import spine
 from reviews.audit import audit_record, canonical
+from reviews.authority import Act, statuses_for
 from reviews.models import (
     OPEN_STATUSES,
     Evaluation,
     PriorAuthRequest,
     Recommendation,
+    Role,
     Status,
 )
 from reviews.services.decide import decide
@@ -336,5 +338,6 @@ def _evidence_checks_locked(*, pa_request: PriorAuthRequest, review_date: date |
             to=to,
             actor="engine",
             reason=reasons[0]["statement"] if reasons else recommendation,
+            expect=statuses_for(Role.ENGINE, Act.ROUTE),
         )
     return evaluation

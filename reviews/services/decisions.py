@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviews.audit import audit_record
+from reviews.authority import Act, may, roles_for, statuses_for
 from reviews.errors import InvalidTransition, NotPermitted, ValidationFailed
 from reviews.models import (
     Appeal,
@@ -31,7 +32,14 @@ OUTCOME_STATUS = {
     Outcome.PARTIALLY_APPROVED: Status.PARTIALLY_APPROVED,
     Outcome.DENIED: Status.DENIED,
 }
+OUTCOME_ACT = {
+    Outcome.APPROVED: Act.APPROVE,
+    Outcome.PARTIALLY_APPROVED: Act.PARTIALLY_APPROVE,
+    Outcome.DENIED: Act.DENY,
+}
 ADVERSE = frozenset({Outcome.DENIED, Outcome.PARTIALLY_APPROVED})
+# The roles that record a determination of any outcome (reviews.authority says from where).
+DECIDERS = frozenset().union(*(roles_for(act) for act in OUTCOME_ACT.values()))
 
 
 def _actor_role(actor) -> str:
@@ -43,15 +51,6 @@ def _actor_role(actor) -> str:
 def _authorization_number(pa_request: PriorAuthRequest) -> str:
     sequence = Determination.objects.filter(request=pa_request).count() + 1
     return f"LAM-{pa_request.pk:08d}-{sequence}"
-
-
-# The statuses each decider acts from. Which outcomes a role may record is checked before the
-# lock (no adverse outcome from the engine or a nurse); which moves exist is the transition table.
-DECIDES_FROM = {
-    Role.ENGINE: frozenset({Status.EVALUATING}),
-    Role.NURSE: frozenset({Status.NURSE_REVIEW}),
-    Role.PHYSICIAN: frozenset({Status.PHYSICIAN_REVIEW, Status.NURSE_REVIEW, Status.APPEAL}),
-}
 
 
 def _validate_partial(pa_request, approved_levels, approved_units, approved_cpt_codes) -> None:
@@ -262,7 +261,7 @@ def determination_record(
     """The only creator of approved / partially approved / denied determinations.
 
     1. Check the actor's role may record this outcome from the case's current status
-       (engine: approve only; nurse: approve only; physician: anything, appeals included).
+       (reviews.authority: engine and nurse approve only; a physician anything, appeals too).
     2. Adverse outcomes need a rationale and at least one reason that holds (reasons_validate:
        a criterion of the evaluated policy version, or a written reason with its source).
     3. Move the request (locked; a concurrent second decision gets InvalidTransition, a 409).
@@ -271,9 +270,9 @@ def determination_record(
     """
     role = _actor_role(actor)
     reasons = list(reasons or [])
-    if role not in (Role.ENGINE, Role.NURSE, Role.PHYSICIAN):
+    if role not in DECIDERS:
         raise NotPermitted("Only reviewers may record a determination.")
-    if role in (Role.ENGINE, Role.NURSE) and outcome in ADVERSE:
+    if outcome in ADVERSE and not statuses_for(role, OUTCOME_ACT[outcome]):
         # DESIGN rule 1: no automated denial; only a physician issues an adverse determination.
         raise NotPermitted(
             "Only a physician reviewer may deny or partially approve; escalate the case."
@@ -300,14 +299,15 @@ def determination_record(
     if not can_transition(locked.status, OUTCOME_STATUS[outcome]):
         # Decided or moved by someone else meanwhile: a conflict (409), not a permission problem.
         raise InvalidTransition(from_status=locked.status, to_status=OUTCOME_STATUS[outcome])
-    if locked.status not in DECIDES_FROM[role]:
+    if not may(role, OUTCOME_ACT[outcome], locked.status):
         raise NotPermitted(f"The {role} role does not decide cases in {locked.status}.")
     if locked.status == Status.APPEAL:
         appeal = appeal or locked.appeals.filter(status=Appeal.AppealStatus.OPEN).first()
         if appeal is None:
             raise ValidationFailed("No open appeal on this request.")
-        # DESIGN rule 4: the appeal is decided by a physician who took no part in the decision.
-        if role != Role.PHYSICIAN or took_part_in_review(locked, actor, before=appeal.filed_at):
+        # DESIGN rule 4: the appeal is decided by a physician (only a physician decides from
+        # appeal, reviews.authority) who took no part in the decision.
+        if took_part_in_review(locked, actor, before=appeal.filed_at):
             raise NotPermitted(
                 "An appeal must be decided by a physician who took no part in the original decision."
             )
@@ -380,8 +380,13 @@ def determination_record(
     return determination
 
 
-def _require_reviewer(actor, *roles: str) -> None:
-    if not getattr(actor, "is_authenticated", False) or actor.role not in roles:
+def _require_reviewer(actor, act: Act) -> None:
+    """The actor is a signed-in user whose role may take `act` from some status."""
+    if (
+        not getattr(actor, "is_authenticated", False)
+        or actor.role == Role.ENGINE
+        or actor.role not in roles_for(act)
+    ):
         raise NotPermitted("Your role may not do this.")
 
 
@@ -391,24 +396,19 @@ def request_information_ask(
 ) -> InformationRequest:
     """A reviewer (or the engine) pends the request for the listed information."""
     if actor not in (None, "engine"):
-        _require_reviewer(actor, Role.NURSE, Role.PHYSICIAN)
+        _require_reviewer(actor, Act.REQUEST_INFORMATION)
     if not items:
         raise ValidationFailed(
             "Pick at least one item the provider must send.",
             fields={"items": ["Pick at least one item."]},
         )
     role = _actor_role(actor)
-    expect = (
-        {Status.EVALUATING}
-        if role == Role.ENGINE
-        else {Status.NURSE_REVIEW, Status.PHYSICIAN_REVIEW}
-    )
     locked = request_transition(
         pa_request=pa_request,
         to=Status.PENDING_INFORMATION,
         actor=actor if role != Role.ENGINE else "engine",
         reason="information requested",
-        expect=expect,
+        expect=statuses_for(role, Act.REQUEST_INFORMATION),
         extra_updates={"missing_information": items, "assigned_to": None},
     )
     info = InformationRequest.objects.create(
@@ -432,7 +432,7 @@ def request_information_ask(
 @transaction.atomic
 def request_escalate(*, pa_request: PriorAuthRequest, actor, note: str) -> PriorAuthRequest:
     """A nurse sends the case to a physician reviewer with a note."""
-    _require_reviewer(actor, Role.NURSE)
+    _require_reviewer(actor, Act.ESCALATE)
     if not note.strip():
         raise ValidationFailed(
             "Say why the case needs a physician.", fields={"note": ["Required."]}
@@ -442,13 +442,13 @@ def request_escalate(*, pa_request: PriorAuthRequest, actor, note: str) -> Prior
         to=Status.PHYSICIAN_REVIEW,
         actor=actor,
         reason="escalated to physician",
-        expect={Status.NURSE_REVIEW},
+        expect=statuses_for(actor.role, Act.ESCALATE),
         extra_updates={"assigned_to": None},
     )
     ReviewNote.objects.create(
         request=locked,
         author=actor,
-        author_role=Role.NURSE,
+        author_role=actor.role,
         kind=ReviewNote.Kind.ESCALATION,
         text=note,
     )
@@ -460,7 +460,7 @@ def peer_to_peer_record(
     *, pa_request: PriorAuthRequest, actor, counterpart: str, occurred_at: datetime, text: str
 ) -> ReviewNote:
     """A physician records a peer-to-peer conversation with the requesting provider."""
-    _require_reviewer(actor, Role.PHYSICIAN)
+    _require_reviewer(actor, Act.PEER_TO_PEER)
     fields = {}
     if not counterpart.strip():
         fields["counterpart"] = ["Whom did you speak with?"]
@@ -472,12 +472,12 @@ def peer_to_peer_record(
         raise ValidationFailed("The peer-to-peer record is incomplete.", fields=fields)
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
     ensure_holder(locked, actor)
-    if locked.status not in {Status.PHYSICIAN_REVIEW, Status.APPEAL}:
+    if not may(actor.role, Act.PEER_TO_PEER, locked.status):
         raise NotPermitted("A peer-to-peer is recorded while the case is in physician review.")
     note = ReviewNote.objects.create(
         request=locked,
         author=actor,
-        author_role=Role.PHYSICIAN,
+        author_role=actor.role,
         kind=ReviewNote.Kind.PEER_TO_PEER,
         text=text,
         counterpart=counterpart,

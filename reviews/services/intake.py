@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from reviews import reference
 from reviews.audit import audit_record
+from reviews.authority import Act, may, statuses_for
 from reviews.clocks import due_at_for
 from reviews.errors import InvalidTransition, NotPermitted, ValidationFailed
 from reviews.models import (
-    OPEN_STATUSES,
     Attachment,
     Determination,
     Evaluation,
@@ -251,7 +251,7 @@ def request_answer_information(
     """The provider answers a request for information: facts merged, request re-evaluated."""
     _require_provider(actor, pa_request)
     locked = PriorAuthRequest.objects.select_for_update().get(pk=pa_request.pk)
-    if locked.status != Status.PENDING_INFORMATION:
+    if not may(Role.PROVIDER, Act.ANSWER_INFORMATION, locked.status):
         raise InvalidTransition(
             from_status=locked.status,
             to_status=Status.EVALUATING,
@@ -286,9 +286,8 @@ def request_answer_information(
 
 
 # The statuses an update (a PAS Claim naming the earlier one in Claim.related) re-evaluates
-# from: a pend, and review before any determination. Received and evaluating are moments of the
-# engine's own; a decided request or an appeal keeps its decision.
-UPDATABLE = frozenset({Status.PENDING_INFORMATION, Status.NURSE_REVIEW, Status.PHYSICIAN_REVIEW})
+# from (reviews.authority): a pend, and review before any determination.
+UPDATABLE = statuses_for(Role.PROVIDER, Act.UPDATE)
 
 
 @transaction.atomic
@@ -397,7 +396,7 @@ def request_withdraw(*, pa_request: PriorAuthRequest, actor, reason: str = "") -
         to=Status.WITHDRAWN,
         actor=actor,
         reason=reason or "withdrawn by the provider",
-        expect=OPEN_STATUSES,
+        expect=statuses_for(Role.PROVIDER, Act.WITHDRAW),
     )
     determination = Determination.objects.create(
         request=locked,

@@ -15,15 +15,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from reviews.audit import audit_record
+from reviews.authority import Act, statuses_for
 from reviews.errors import InvalidTransition, NotPermitted, ValidationFailed
 from reviews.models import PriorAuthRequest, Recheck, Role, Status
 from reviews.services.enqueue import enqueue_evidence_checks
 from reviews.transitions import request_transition
 
-# The statuses a recheck may send back to the evidence checks: open, waiting on the provider or
-# on a reviewer. A request still being evaluated needs no recheck; a decided one is final (an
-# appeal or a new request is the way on).
-RECHECKABLE = frozenset({Status.PENDING_INFORMATION, Status.NURSE_REVIEW, Status.PHYSICIAN_REVIEW})
+# The statuses a recheck may send back to the evidence checks (reviews.authority): open, waiting
+# on the provider or on a reviewer. A request still being evaluated needs no recheck; a decided
+# one is final (an appeal or a new request is the way on).
+RECHECKABLE = statuses_for(Role.PROVIDER, Act.RECHECK)
 # How far ahead a recheck may be asked: the eligibility search's own horizon.
 MAX_DAYS_AHEAD = 400
 
