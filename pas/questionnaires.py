@@ -1,16 +1,17 @@
 """Lamina's clinical questionnaires (DTR style) and the reading of their answers.
 
-One catalogue of fields, named exactly as the REST intake contract names them (REQUEST.md): the
-linkId of each Questionnaire item is the field's path (`clinical.symptom_onset_date`,
+One catalogue of fields, built from the intake contract's vocabulary (reviews.contract.VOCABULARY):
+the linkId of each Questionnaire item is the field's path (`clinical.symptom_onset_date`,
 `clinical.conservative_care.start_date`), so a QuestionnaireResponse maps onto the same request
-dict the REST API takes. Each procedure family's Questionnaire lists the fields its criteria read.
+dict the REST API takes; its text, type and answer options are the contract's, the same words the
+case page shows. Each procedure family's Questionnaire lists the fields its criteria read.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from pas.fhir import LAMINA, LAMINA_VOCABULARY
-from reviews import contract as api
+from reviews.contract import VOCABULARY, Term, choice_text
 
 ALL = None  # a field every family asks
 INJECTIONS = frozenset({"epidural_steroid_injection", "facet_injection", "radiofrequency_ablation"})
@@ -32,393 +33,73 @@ FAMILY_TITLES = {
 
 @dataclass(frozen=True)
 class Field:
+    """A Questionnaire item: one term of the contract's vocabulary and the families that ask it."""
+
     path: str
-    kind: (
-        str  # group | date | string | text | integer | decimal | boolean | choice | number_or_code
-    )
+    kind: str  # a vocabulary kind (reviews.contract.Term.kind)
     text: str
     repeats: bool = False
     options: tuple[str, ...] = ()
     families: frozenset[str] | None = ALL
     children: tuple["Field", ...] = field(default=())
+    unit: str = ""
+    hint: str = ""
 
     @property
     def key(self) -> str:
         return self.path.rsplit(".", 1)[-1]
 
 
-def _f(path, kind, text, *, repeats=False, options=(), families=ALL, children=()):
-    return Field(path, kind, text, repeats, tuple(options), families, tuple(children))
-
-
-def _group(path, text, children, *, repeats=False, families=ALL):
-    return _f(path, "group", text, repeats=repeats, families=families, children=children)
-
-
-def _bools(prefix: str, keys: list[tuple[str, str]]) -> list[Field]:
-    return [_f(f"{prefix}.{k}", "boolean", t) for k, t in keys]
-
-
-REGIONS = api.SPINAL_REGIONS
-FINDINGS = api.IMAGING_FINDINGS
-MODALITIES = api.CONSERVATIVE_CARE_MODALITIES
-
-C = "clinical"
-S = "service"
 FUSION = frozenset({"spinal_fusion"})
 AUGMENTATION = frozenset({"vertebral_augmentation"})
 FUSION_OR_AUGMENTATION = FUSION | AUGMENTATION
 FACET_OR_RFA = frozenset({"facet_injection", "radiofrequency_ablation"})
+ESI = frozenset({"epidural_steroid_injection"})
 
-CATALOGUE: tuple[Field, ...] = (
-    # --- the service details a Claim item has no element for --------------------------------
-    _f(f"{S}.spinal_region", "choice", "Spinal region", options=REGIONS),
-    _f(f"{S}.levels", "string", "Levels (e.g. L4-L5, or L1 for a vertebra)", repeats=True),
-    _f(f"{S}.laterality", "choice", "Laterality", options=api.LATERALITIES),
-    _f(f"{S}.units", "integer", "Units"),
-    _f(
-        f"{S}.image_guidance",
-        "choice",
-        "Image guidance",
-        options=api.IMAGE_GUIDANCE,
-        families=INJECTIONS | AUGMENTATION,
-    ),
-    _f(
-        f"{S}.contrast",
-        "boolean",
-        "Contrast used",
-        families=frozenset({"epidural_steroid_injection"}),
-    ),
-    _f(
-        f"{S}.technique",
-        "choice",
-        "Technique",
-        options=api.TECHNIQUES,
-        families=frozenset({"radiofrequency_ablation", "vertebral_augmentation"}),
-    ),
-    _f(
-        f"{S}.target_levels",
-        "string",
-        "Treated levels, when they differ from the entry levels",
-        repeats=True,
-        families=frozenset({"epidural_steroid_injection"}),
-    ),
-    _f(
-        f"{S}.block_intent",
-        "choice",
-        "Block intent",
-        options=api.BLOCK_INTENTS,
-        families=frozenset({"facet_injection"}),
-    ),
-    _group(
-        f"{S}.change_from_prior",
-        "Change from the prior injection (repeat injections)",
-        [
-            _f(f"{S}.change_from_prior.approach", "string", "Approach changed (yes/no or how)"),
-            _f(f"{S}.change_from_prior.levels", "string", "Levels changed (yes/no or how)"),
-            _f(f"{S}.change_from_prior.injectate", "string", "Injectate changed (yes/no or how)"),
-            _f(f"{S}.change_from_prior.rationale", "text", "Rationale"),
-        ],
-        families=frozenset({"epidural_steroid_injection", "facet_injection"}),
-    ),
-    _f(
-        f"{S}.setting",
-        "choice",
-        "Setting",
-        options=api.SETTINGS,
-    ),
-    _f(
-        f"{S}.facet_resection_percent",
-        "decimal",
-        "Planned facet joint removal, percent (fusion with decompression)",
-        families=FUSION,
-    ),
-    _f(f"{S}.planned_date", "date", "Planned date"),
-    # --- the clinical facts --------------------------------------------------------------------
-    _f(f"{C}.symptom_onset_date", "date", "Start of the current episode"),
-    _f(f"{C}.pain_type", "choice", "Pain type", options=api.PAIN_TYPES),
-    _f(f"{C}.pain_score_nrs", "decimal", "Current pain, NRS 0-10"),
-    _f(f"{C}.pain_score_vas_mm", "decimal", "Current pain, VAS 0-100 mm"),
-    _group(
-        f"{C}.pain_scores",
-        "Earlier pain scores",
-        [_f(f"{C}.pain_scores.date", "date", "Date"), _f(f"{C}.pain_scores.nrs", "decimal", "NRS")],
-        repeats=True,
-    ),
-    _group(
-        f"{C}.function_scale",
-        "Function scale",
-        [
-            _f(
-                f"{C}.function_scale.instrument",
-                "choice",
-                "Instrument",
-                options=api.FUNCTION_INSTRUMENTS,
-            ),
-            _f(f"{C}.function_scale.score", "decimal", "Score"),
-        ],
-    ),
-    _group(
-        f"{C}.red_flags",
-        "Red flags (answer each one assessed)",
-        _bools(
-            f"{C}.red_flags",
-            [
-                ("cauda_equina", "Cauda equina syndrome"),
-                ("fever", "Fever"),
-                ("recent_bacteremia", "Recent bacteremia"),
-                ("iv_drug_use", "IV drug use"),
-                ("immunosuppression", "Immunosuppression"),
-                ("dialysis_or_diabetes", "Dialysis or diabetes"),
-                ("cancer_history", "History of cancer"),
-                ("malignancy_workup_complete", "Malignancy work-up complete"),
-                ("unexplained_weight_loss", "Unexplained weight loss"),
-                ("night_pain", "Night pain"),
-                ("significant_trauma", "Significant trauma"),
-                ("osteoporosis_or_chronic_steroids", "Osteoporosis or chronic steroid use"),
-            ],
-        ),
-    ),
-    _group(
-        f"{C}.neurological",
-        "Neurological findings",
-        [
-            _f(f"{C}.neurological.radicular_signs", "boolean", "Radicular signs"),
-            _f(f"{C}.neurological.motor_grade_mrc", "decimal", "Worst motor grade (MRC 0-5)"),
-            _f(
-                f"{C}.neurological.progressive_motor_deficit",
-                "boolean",
-                "Progressive motor deficit",
-            ),
-            _f(f"{C}.neurological.myelopathy", "boolean", "Myelopathy"),
-            _f(
-                f"{C}.neurological.bowel_bladder_dysfunction",
-                "boolean",
-                "Bowel or bladder dysfunction",
-            ),
-            _group(
-                f"{C}.neurological.motor_exams",
-                "Dated motor examinations",
-                [
-                    _f(f"{C}.neurological.motor_exams.date", "date", "Date"),
-                    _f(f"{C}.neurological.motor_exams.muscle", "string", "Muscle"),
-                    _f(f"{C}.neurological.motor_exams.grade", "decimal", "Grade (MRC 0-5)"),
-                ],
-                repeats=True,
-            ),
-        ],
-    ),
-    _group(
-        f"{C}.conservative_care",
-        "Conservative care episodes",
-        [
-            _f(f"{C}.conservative_care.modality", "choice", "Modality", options=MODALITIES),
-            _f(f"{C}.conservative_care.start_date", "date", "Start date"),
-            _f(f"{C}.conservative_care.end_date", "date", "End date (empty: ongoing)"),
-            _f(f"{C}.conservative_care.visits", "integer", "Visits"),
-            _f(
-                f"{C}.conservative_care.outcome",
-                "choice",
-                "Outcome",
-                options=api.CONSERVATIVE_CARE_OUTCOMES,
-            ),
-            _f(f"{C}.conservative_care.detail", "text", "Detail"),
-        ],
-        repeats=True,
-    ),
-    _group(
-        f"{C}.imaging",
-        "Imaging",
-        [
-            _f(
-                f"{C}.imaging.modality",
-                "choice",
-                "Modality",
-                options=api.IMAGING_MODALITIES,
-            ),
-            _f(f"{C}.imaging.date", "date", "Date"),
-            _f(f"{C}.imaging.region", "choice", "Region", options=REGIONS),
-            _f(f"{C}.imaging.levels", "string", "Levels", repeats=True),
-            _f(f"{C}.imaging.findings", "choice", "Findings", repeats=True, options=FINDINGS),
-            _f(
-                f"{C}.imaging.concordant_with_symptoms",
-                "boolean",
-                "Concordant with symptoms",
-            ),
-            _f(f"{C}.imaging.translation_mm", "decimal", "Translation (mm)"),
-            _f(f"{C}.imaging.report_text", "text", "Report text"),
-        ],
-        repeats=True,
-    ),
-    _group(
-        f"{C}.prior_procedures",
-        "Prior procedures",
-        [
-            _f(f"{C}.prior_procedures.cpt_code", "string", "CPT code"),
-            _f(f"{C}.prior_procedures.date", "date", "Date"),
-            _f(f"{C}.prior_procedures.region", "choice", "Region", options=REGIONS),
-            _f(f"{C}.prior_procedures.levels", "string", "Levels", repeats=True),
-            _f(
-                f"{C}.prior_procedures.laterality",
-                "choice",
-                "Laterality",
-                options=api.LATERALITIES,
-            ),
-            _f(f"{C}.prior_procedures.agent", "string", "Agent"),
-            _f(
-                f"{C}.prior_procedures.pain_scale",
-                "choice",
-                "Pain scale",
-                options=api.PAIN_SCALES,
-            ),
-            _f(f"{C}.prior_procedures.baseline_score", "decimal", "Baseline score"),
-            _f(f"{C}.prior_procedures.post_score", "decimal", "Score after the procedure"),
-            _f(f"{C}.prior_procedures.relief_percent", "decimal", "Relief (%)"),
-            _f(f"{C}.prior_procedures.relief_duration_hours", "decimal", "Relief lasted (hours)"),
-            _f(f"{C}.prior_procedures.relief_duration_days", "decimal", "Relief lasted (days)"),
-        ],
-        repeats=True,
-    ),
-    _group(
-        f"{C}.oncology",
-        "Oncology",
-        [
-            _f(f"{C}.oncology.metastatic_disease", "boolean", "Metastatic disease"),
-            _f(f"{C}.oncology.primary_cancer", "string", "Primary cancer"),
-            _f(f"{C}.oncology.life_expectancy_months", "decimal", "Life expectancy (months)"),
-            _f(f"{C}.oncology.ecog", "integer", "ECOG (0-4)"),
-            _f(
-                f"{C}.oncology.epidural_tumor_abuts_cord",
-                "boolean",
-                "Epidural tumour abuts the cord",
-            ),
-            _f(
-                f"{C}.oncology.escc_grade",
-                "choice",
-                "ESCC (Bilsky) grade",
-                options=api.ESCC_GRADES,
-            ),
-            _f(f"{C}.oncology.sins_score", "integer", "SINS score (0-18)"),
-            _f(f"{C}.oncology.radiotherapy_to_level", "boolean", "Radiotherapy to the level"),
-            _f(
-                f"{C}.oncology.recurrence_after_radiotherapy",
-                "boolean",
-                "Tumour recurred at the level after radiotherapy",
-            ),
-            _f(
-                f"{C}.oncology.deficit_progressing_despite_radiotherapy",
-                "boolean",
-                "Deficit progressing despite radiotherapy",
-            ),
-        ],
-        families=FUSION_OR_AUGMENTATION,
-    ),
-    _group(
-        f"{C}.fracture",
-        "Vertebral compression fracture",
-        [
-            _f(f"{C}.fracture.level", "string", "Level"),
-            _f(f"{C}.fracture.onset_date", "date", "Onset date"),
-            _f(
-                f"{C}.fracture.etiology",
-                "choice",
-                "Etiology",
-                options=api.FRACTURE_ETIOLOGIES,
-            ),
-            *_bools(
-                f"{C}.fracture",
-                [
-                    ("mri_marrow_edema", "Marrow oedema on MRI"),
-                    ("bone_scan_uptake", "Uptake on bone scan"),
-                ],
-            ),
-            _f(f"{C}.fracture.height_loss_percent", "decimal", "Height loss (%)"),
-            *_bools(
-                f"{C}.fracture",
-                [
-                    ("progressive_height_loss", "Progressive height loss"),
-                    ("kyphotic_deformity", "Kyphotic deformity"),
-                    ("retropulsion", "Retropulsion"),
-                    ("hospitalized", "Hospitalized"),
-                    ("bone_density_referral", "Referred for bone density evaluation"),
-                ],
-            ),
-        ],
-        families=FUSION_OR_AUGMENTATION,
-    ),
-    _f(
-        f"{C}.prior_fusion_levels",
-        "string",
-        "Levels fused before",
-        repeats=True,
-        families=FUSION | FACET_OR_RFA,
-    ),
-    _f(
-        f"{C}.prior_discectomy_levels",
-        "string",
-        "Levels of an earlier discectomy",
-        repeats=True,
-        families=FUSION,
-    ),
-    _f(
-        f"{C}.smoking_status",
-        "choice",
-        "Smoking status",
-        options=api.SMOKING_STATUSES,
-        families=FUSION,
-    ),
-    _f(f"{C}.nicotine_free_since", "date", "Nicotine-free since", families=FUSION),
-    _group(
-        f"{C}.nicotine_test",
-        "Nicotine test",
-        [
-            _f(f"{C}.nicotine_test.date", "date", "Date"),
-            _f(f"{C}.nicotine_test.cotinine_ng_ml", "decimal", "Cotinine (ng/mL)"),
-        ],
-        families=FUSION,
-    ),
-    _f(f"{C}.cessation_counselling", "boolean", "Cessation counselling given", families=FUSION),
-    _f(f"{C}.bmi", "decimal", "BMI", families=FUSION),
-    _f(f"{C}.hba1c_percent", "decimal", "HbA1c (%)", families=FUSION),
-    _f(f"{C}.diabetes", "boolean", "Diabetes", families=FUSION),
-    _group(
-        f"{C}.psych_screen",
-        "Psychological screening",
-        [
-            _f(f"{C}.psych_screen.instrument", "string", "Instrument (e.g. phq9)"),
-            _f(f"{C}.psych_screen.score", "decimal", "Score"),
-            _f(f"{C}.psych_screen.unmanaged_disorder", "boolean", "Unmanaged disorder"),
-        ],
-        families=FUSION,
-    ),
-    _group(
-        f"{C}.labs",
-        "Laboratory results",
-        [
-            _f(
-                f"{C}.labs.test",
-                "choice",
-                "Test",
-                options=api.LAB_TESTS,
-            ),
-            _f(
-                f"{C}.labs.value",
-                "number_or_code",
-                "Value (a number, or positive / negative / pending for cultures)",
-            ),
-            _f(f"{C}.labs.date", "date", "Date"),
-        ],
-        repeats=True,
-    ),
-    _f(f"{C}.coagulopathy", "boolean", "Uncorrected coagulopathy"),
-    _f(
-        f"{C}.contrast_or_cement_allergy",
-        "boolean",
-        "Contrast or cement allergy",
-        families=INJECTIONS | AUGMENTATION,
-    ),
-    _f(f"{C}.pregnant", "boolean", "Pregnant"),
-)
+# The families whose criteria read a field; a field not named here is asked of every family.
+ASKED_BY: dict[str, frozenset[str]] = {
+    "service.image_guidance": INJECTIONS | AUGMENTATION,
+    "service.contrast": ESI,
+    "service.technique": frozenset({"radiofrequency_ablation", "vertebral_augmentation"}),
+    "service.target_levels": ESI,
+    "service.block_intent": frozenset({"facet_injection"}),
+    "service.change_from_prior": ESI | frozenset({"facet_injection"}),
+    "service.facet_resection_percent": FUSION,
+    "clinical.oncology": FUSION_OR_AUGMENTATION,
+    "clinical.fracture": FUSION_OR_AUGMENTATION,
+    "clinical.prior_fusion_levels": FUSION | FACET_OR_RFA,
+    "clinical.prior_discectomy_levels": FUSION,
+    "clinical.smoking_status": FUSION,
+    "clinical.nicotine_free_since": FUSION,
+    "clinical.bmi": FUSION,
+    "clinical.hba1c_percent": FUSION,
+    "clinical.diabetes": FUSION,
+    "clinical.nicotine_test": FUSION,
+    "clinical.cessation_counselling": FUSION,
+    "clinical.psych_screen": FUSION,
+    "clinical.contrast_or_cement_allergy": INJECTIONS | AUGMENTATION,
+}
+# The Claim's items carry the procedure codes; the Questionnaire does not ask them again.
+CLAIM_CARRIES = frozenset({"service.cpt_codes"})
+
+
+def _field(term: Term) -> Field:
+    return Field(
+        path=term.path,
+        kind=term.kind,
+        text=term.text,
+        repeats=term.repeats,
+        options=term.choices,
+        families=ASKED_BY.get(term.path, ALL),
+        children=tuple(_field(t) for t in term.children if t.path not in CLAIM_CARRIES),
+        unit=term.unit,
+        hint=term.hint,
+    )
+
+
+# The service details a Claim item has no element for, then the clinical facts: every field of
+# the contract's vocabulary, with its label, kind and choices.
+CATALOGUE: tuple[Field, ...] = tuple(f for term in VOCABULARY for f in _field(term).children)
 
 
 def _index(fields, out):
@@ -476,16 +157,43 @@ _FHIR_TYPES = {
     "boolean": "boolean",
     "choice": "choice",
     "number_or_code": "string",
+    "boolean_or_text": "string",
 }
+QUESTIONNAIRE_UNIT = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
+ENTRY_FORMAT = "http://hl7.org/fhir/StructureDefinition/entryFormat"
+UCUM = "http://unitsofmeasure.org"
+# The vocabulary's units that UCUM writes otherwise (mm, %, ng/mL and kg/m2 are UCUM as they are).
+_UCUM_CODES = {"hours": "h", "days": "d", "months": "mo"}
+
+
+def _extensions(f: Field) -> list[dict]:
+    """The unit of a number (questionnaire-unit, in UCUM) and how to write an answer
+    (entryFormat), for forms that show them."""
+    out = []
+    if f.unit:
+        code = _UCUM_CODES.get(f.unit, f.unit)
+        out.append(
+            {
+                "url": QUESTIONNAIRE_UNIT,
+                "valueCoding": {"system": UCUM, "code": code, "display": f.unit},
+            }
+        )
+    if f.hint:
+        out.append({"url": ENTRY_FORMAT, "valueString": f.hint})
+    return out
 
 
 def _item(f: Field, family: str) -> dict:
     item: dict[str, Any] = {"linkId": f.path, "text": f.text, "type": _FHIR_TYPES[f.kind]}
+    extensions = _extensions(f)
+    if extensions:
+        item["extension"] = extensions
     if f.repeats:
         item["repeats"] = True
     if f.options:
         item["answerOption"] = [
-            {"valueCoding": {"system": LAMINA_VOCABULARY, "code": o}} for o in f.options
+            {"valueCoding": {"system": LAMINA_VOCABULARY, "code": o, "display": choice_text(o)}}
+            for o in f.options
         ]
     if f.children:
         item["item"] = [_item(c, family) for c in f.children if _asks(c, family)]
@@ -566,8 +274,8 @@ def _answer_value(f: Field, answer: dict, expr: str) -> Any:
                 return float(value) if value.strip() else value
             except ValueError:
                 return value
-    if f.path.startswith("service.change_from_prior.") and key == "valueBoolean":
-        return value  # booleans or text (REQUEST.md)
+    if kind == "boolean_or_text" and key in {"valueBoolean", "valueString"}:
+        return value  # true/false, or what changed (REQUEST.md)
     raise AnswerError(expr, f"{f.path} takes a {f.kind} answer, not {key}.")
 
 

@@ -9,10 +9,15 @@ is accepted and means *unknown*, never "no".
 
 `RequestCreateInput` is the whole contract; the FHIR intake maps a Claim bundle to the same dict
 and validates it through the same class, so both channels refuse the same things.
+
+`VOCABULARY` is the same fields as a person meets them: the FHIR Questionnaires and the case page
+build their items and labels from it, so a question and the row showing its answer agree.
 """
 
 import math
 import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
@@ -21,7 +26,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notes.limits import NoteSizeLimits
-from reviews import reference, spine
+from reviews import reference, spine, vocabulary
 from reviews.models import (
     Attachment,
     LineOfBusiness,
@@ -782,4 +787,102 @@ class WithdrawInput(StrictInput):
     reason = text("Why the request is withdrawn.", max_length=2000)
 
 
-# --- Output -------------------------------------------------------------------------------------
+# --- The vocabulary -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One field of the request as a person meets it: in a Questionnaire, on the case page.
+
+    What the field is (kind, choices, whether it repeats, its help text) is read from the input
+    serializer above; how it is named (label, unit, hint) from reviews/vocabulary.py.
+    kind: group | date | string | text | integer | decimal | boolean | choice | number_or_code |
+    boolean_or_text.
+    """
+
+    path: str
+    kind: str
+    label: str
+    unit: str = ""
+    hint: str = ""
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    repeats: bool = False
+    children: tuple["Term", ...] = dataclass_field(default=())
+
+    @property
+    def key(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def text(self) -> str:
+        """The label with its unit: "Translation (mm)"."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+# Longer than this a free-text field is a text (a paragraph), not a string (a line).
+_LINE_CHARS = 200
+
+
+def _kind(field: serializers.Field, path: str) -> str:
+    if isinstance(field, serializers.Serializer):
+        return "group"
+    if isinstance(field, BoolOrTextField):
+        return "boolean_or_text"
+    if isinstance(field, LabValueField):
+        return "number_or_code"
+    if isinstance(field, serializers.BooleanField):
+        return "boolean"
+    if isinstance(field, serializers.DateField):
+        return "date"
+    if isinstance(field, serializers.ChoiceField):
+        return "choice"
+    if isinstance(field, serializers.IntegerField):
+        return "integer"
+    if isinstance(field, serializers.FloatField):
+        return "decimal"
+    if isinstance(field, serializers.CharField):
+        long = field.max_length is None or field.max_length > _LINE_CHARS
+        return "text" if long else "string"
+    raise TypeError(f"{path}: the vocabulary has no kind for a {type(field).__name__}.")
+
+
+def _term(path: str, field: serializers.Field) -> Term:
+    repeats = isinstance(field, serializers.ListField | serializers.ListSerializer)
+    inner = field.child if repeats else field
+    if path not in vocabulary.LABELS:
+        raise LookupError(f"{path} has no label in reviews/vocabulary.py.")
+    children = ()
+    if isinstance(inner, serializers.Serializer):
+        children = tuple(_term(f"{path}.{name}", f) for name, f in inner.fields.items())
+    return Term(
+        path=path,
+        kind=_kind(inner, path),
+        label=vocabulary.LABELS[path],
+        unit=vocabulary.UNITS.get(path, ""),
+        hint=vocabulary.HINTS.get(path, ""),
+        help=str(field.help_text or ""),
+        choices=tuple(inner.choices) if isinstance(inner, serializers.ChoiceField) else (),
+        repeats=repeats,
+        children=children,
+    )
+
+
+def _index(terms, out: dict[str, Term]) -> dict[str, Term]:
+    for term in terms:
+        out[term.path] = term
+        _index(term.children, out)
+    return out
+
+
+# The service and the clinical facts of a request, field by field, in the contract's order.
+VOCABULARY: tuple[Term, ...] = (
+    _term("service", ServiceInput()),
+    _term("clinical", ClinicalInput()),
+)
+TERMS: dict[str, Term] = _index(VOCABULARY, {})
+
+
+def choice_text(code: str) -> str:
+    """A code of the contract's choices as a person reads it: "nsaid" -> "NSAID"."""
+    return vocabulary.CHOICE_LABELS.get(code, code.replace("_", " "))
