@@ -365,21 +365,6 @@ def _eligible_on(pa_request) -> dict | None:
     }
 
 
-def letter_json(context: dict) -> dict:
-    """The letter context with dates as ISO strings, for the API."""
-
-    def convert(value):
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [convert(v) for v in value]
-        if hasattr(value, "isoformat"):
-            return value.isoformat()
-        return value
-
-    return convert(context)
-
-
 def _refuse_fetch(url, *args, **kwargs):
     # A letter is self-contained: WeasyPrint must not reach out to any URL while rendering.
     raise ValueError(f"letters load no external resources ({url})")

@@ -15,6 +15,11 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from reviews.api.audit_serializers import (
+    AuditDeterminationPageOutput,
+    AuditHistoryOutput,
+    MetricsOutput,
+)
 from reviews.api.schema import (
     AUDIT_ERRORS,
     CSV,
@@ -25,9 +30,6 @@ from reviews.api.schema import (
     METRICS_CSV,
     PAGE_PARAMETERS,
     PERIOD_PARAMETERS,
-    AuditDeterminationPageOutput,
-    AuditHistoryOutput,
-    MetricsOutput,
     error,
 )
 from reviews.audit import audit_record
@@ -38,7 +40,6 @@ from reviews.selectors.audit import (
     auditor_require,
     determination_export_rows,
     determination_search,
-    letter_path,
     request_history,
 )
 from reviews.selectors.metrics import CSV_HEADER, metrics_for_period
@@ -84,143 +85,6 @@ class _CsvApi(_AuditApi):
         return super().perform_content_negotiation(request, force=True)
 
 
-def _user(user) -> str | None:
-    return user.get_username() if user is not None else None
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _version(version) -> dict | None:
-    if version is None:
-        return None
-    return {"label": version.label, "checksum": version.checksum, "id": version.pk}
-
-
-def history_output(history) -> dict:
-    pa_request = history.request
-    return {
-        "request": {
-            "id": pa_request.pk,
-            "reference": pa_request.reference,
-            "organization": {
-                "id": pa_request.organization_id,
-                "name": pa_request.organization.name,
-            },
-            "member_id": pa_request.member.member_id,
-            "requesting_provider_npi": pa_request.requesting_provider_npi,
-            "urgency": pa_request.urgency,
-            "line_of_business": pa_request.line_of_business,
-            "channel": pa_request.channel,
-            "procedure_family": pa_request.procedure_family,
-            "cpt_codes": pa_request.cpt_codes,
-            "status": pa_request.status,
-            "received_at": _iso(pa_request.received_at),
-            "due_at": _iso(pa_request.due_at),
-            "decided_at": _iso(pa_request.decided_at),
-        },
-        "timeline": [
-            {
-                "id": e.pk,
-                "occurred_at": _iso(e.occurred_at),
-                "actor": e.actor_label,
-                "role": e.role,
-                "source_ip": e.source_ip,
-                "action": e.action,
-                "subject_type": e.subject_type,
-                "subject_id": e.subject_id,
-                "data": e.data,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in history.events
-        ],
-        "evaluations": [
-            {
-                "id": ev.pk,
-                "round": ev.round,
-                "policy_version": _version(ev.policy_version),
-                "profile": ev.profile,
-                "review_date": _iso(ev.review_date),
-                "recommendation": ev.recommendation,
-                "reasons": ev.reasons,
-                "missing_information": ev.missing_information,
-                "trace": ev.trace,
-                "history_checks": ev.history_checks,
-                "documentation": ev.documentation,
-                "note_conflicts": ev.note_conflicts,
-                "created_at": _iso(ev.created_at),
-            }
-            for ev in history.evaluations
-        ],
-        "information_requests": [
-            {
-                "id": ir.pk,
-                "requested_by": _user(ir.requested_by) or ir.requested_by_role,
-                "role": ir.requested_by_role,
-                "items": ir.items,
-                "requested_at": _iso(ir.requested_at),
-                "answered_at": _iso(ir.answered_at),
-                "answer": ir.answer,
-            }
-            for ir in history.information_requests
-        ],
-        "notes": [
-            {
-                "id": n.pk,
-                "kind": n.kind,
-                "author": _user(n.author),
-                "role": n.author_role,
-                "counterpart": n.counterpart,
-                "occurred_at": _iso(n.occurred_at),
-                "created_at": _iso(n.created_at),
-                "text": n.text,
-            }
-            for n in history.notes
-        ],
-        "determinations": [
-            {
-                "id": d.pk,
-                "kind": d.kind,
-                "outcome": d.outcome,
-                "decided_at": _iso(d.decided_at),
-                "decided_by": _user(d.decided_by) or "engine",
-                "decided_by_role": d.decided_by_role,
-                "reasons": [_reason(r) for r in d.reasons or [] if isinstance(r, dict)],
-                "rationale": d.rationale,
-                "policy_version": _version(d.policy_version),
-                "evaluation_id": d.evaluation_id,
-                "evaluation_snapshot": d.evaluation_snapshot,
-                "authorization_number": d.authorization_number,
-                "approved_cpt_codes": d.approved_cpt_codes,
-                "approved_units": d.approved_units,
-                "approved_levels": d.approved_levels,
-                "valid_from": _iso(d.valid_from),
-                "valid_to": _iso(d.valid_to),
-                "appeal_id": d.appeal_id,
-                "appeal_result": d.appeal_result,
-                "review_extended": d.review_extended,
-                "letter": letter_path(pa_request.pk, d.pk) if d.outcome != "withdrawn" else None,
-            }
-            for d in history.determinations
-        ],
-        "appeals": [
-            {
-                "id": a.pk,
-                "original_determination_id": a.original_determination_id,
-                "filed_by": _user(a.filed_by),
-                "urgency": a.urgency,
-                "status": a.status,
-                "filed_at": _iso(a.filed_at),
-                "due_at": _iso(a.due_at),
-                "reason": a.reason,
-            }
-            for a in history.appeals
-        ],
-    }
-
-
 class AuditRequestHistoryApi(_AuditApi):
     scoped_by_request = True
 
@@ -241,7 +105,7 @@ class AuditRequestHistoryApi(_AuditApi):
         audit_record(
             action="history_viewed", subject=pa_request, actor=request.user, data={"via": "api"}
         )
-        return Response(history_output(request_history(pa_request=pa_request)))
+        return Response(AuditHistoryOutput(request_history(pa_request=pa_request)).data)
 
 
 class DeterminationPagination(PageNumberPagination):
@@ -269,27 +133,15 @@ class AuditDeterminationListApi(_AuditApi):
         queryset = determination_search(filters=form.filters())
         paginator = DeterminationPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(
-            [
+        return Response(
+            AuditDeterminationPageOutput(
                 {
-                    "id": d.pk,
-                    "request_id": d.request_id,
-                    "reference": d.request.reference,
-                    "kind": d.kind,
-                    "outcome": d.outcome,
-                    "decided_at": _iso(d.decided_at),
-                    "decided_by": _user(d.decided_by) or "engine",
-                    "decided_by_role": d.decided_by_role,
-                    "procedure_family": d.request.procedure_family,
-                    "urgency": d.request.urgency,
-                    "organization": d.request.organization.name,
-                    "policy_version": d.policy_version.label if d.policy_version else None,
-                    "authorization_number": d.authorization_number,
-                    "appeal_result": d.appeal_result,
-                    "review_extended": d.review_extended,
+                    "count": paginator.page.paginator.count,
+                    "next": paginator.get_next_link(),
+                    "previous": paginator.get_previous_link(),
+                    "results": page,
                 }
-                for d in page
-            ]
+            ).data
         )
 
 
@@ -340,7 +192,7 @@ class AuditMetricsApi(_AuditApi):
     )
     def get(self, request):
         start, end = valid_or_400(PeriodForm(request.query_params)).period()
-        return Response(metrics_for_period(start=start, end=end).as_dict())
+        return Response(MetricsOutput(metrics_for_period(start=start, end=end).as_dict()).data)
 
 
 class AuditMetricsCsvApi(_CsvApi):
@@ -364,12 +216,3 @@ class AuditMetricsCsvApi(_CsvApi):
             csv_stream(CSV_HEADER, (row.as_csv_row() for row in report.rows)),
             f"lamina-metrics-{start.isoformat()}-{end.isoformat()}.csv",
         )
-
-
-_REASON_KEYS = ("criterion", "statement", "answer", "note", "source", "source_label")
-
-
-def _reason(reason: dict) -> dict:
-    """A determination's reason with every documented key (AuditReasonOutput), empty when the
-    kind of reason has none: a criterion has no source, a written reason no answer."""
-    return {key: str(reason.get(key) or "") for key in _REASON_KEYS}

@@ -6,20 +6,14 @@ reviewers and auditors read all. Every read of a letter is an audit event.
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviews.api.schema import LetterDetailSchema, LetterListOutput, error
-from reviews.letters import (
-    letter_context,
-    letter_filename,
-    letter_json,
-    letter_pdf,
-    letter_viewed,
-)
+from reviews.api.letter_serializers import LetterListOutput, LetterOutput
+from reviews.api.schema import LetterDetailSchema, error
+from reviews.letters import letter_context, letter_filename, letter_pdf, letter_viewed
 from reviews.models import Determination
 from reviews.selectors import request_get_for
 
@@ -34,17 +28,6 @@ class PdfRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return data
-
-
-def _links(request, determination: Determination) -> dict:
-    url = reverse(
-        "api-letter",
-        kwargs={"request_id": determination.request_id, "determination_id": determination.pk},
-    )
-    return {
-        "self": request.build_absolute_uri(url),
-        "pdf": request.build_absolute_uri(url + "?format=pdf"),
-    }
 
 
 TAG = "letters"
@@ -70,22 +53,12 @@ class LetterListApi(APIView):
         determinations = Determination.objects.filter(request=pa_request).order_by(
             "decided_at", "pk"
         )
-        return Response(
-            {
-                "request_id": pa_request.pk,
-                "reference": pa_request.reference,
-                "results": [
-                    {
-                        "determination_id": d.pk,
-                        "kind": d.kind,
-                        "outcome": d.outcome,
-                        "decided_at": d.decided_at.isoformat(),
-                        "links": _links(request, d),
-                    }
-                    for d in determinations
-                ],
-            }
-        )
+        letters = {
+            "request_id": pa_request.pk,
+            "reference": pa_request.reference,
+            "results": determinations,
+        }
+        return Response(LetterListOutput(letters, context={"request": request}).data)
 
 
 class LetterDetailApi(APIView):
@@ -117,12 +90,12 @@ class LetterDetailApi(APIView):
             pk=determination_id,
             request=pa_request,
         )
-        context = letter_context(determination)
+        letter = letter_context(determination)
         if request.accepted_renderer.format == "pdf":
-            body = letter_pdf(context)
+            body = letter_pdf(letter)
             letter_viewed(determination=determination, actor=request.user, fmt="pdf", channel="api")
             response = HttpResponse(body, content_type="application/pdf")
-            response["Content-Disposition"] = f'attachment; filename="{letter_filename(context)}"'
+            response["Content-Disposition"] = f'attachment; filename="{letter_filename(letter)}"'
             return response
         letter_viewed(determination=determination, actor=request.user, fmt="json", channel="api")
-        return Response({**letter_json(context), "links": _links(request, determination)})
+        return Response(LetterOutput(letter, context={"request": request}).data)
