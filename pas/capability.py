@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from pas.fhir import BACKPORT, FHIR_JSON, LAMINA, PAS, PAS_TOPIC
+from pas.fhir import BACKPORT, FHIR_JSON, FHIR_XML, LAMINA, PAS, PAS_TOPIC
 from pas.questionnaires import FAMILIES, questionnaire_canonical
 
 
@@ -28,7 +28,7 @@ def capability_statement(base: str) -> dict:
         "software": {"name": "Lamina"},
         "implementation": {"description": "Lamina FHIR endpoint", "url": base.rstrip("/")},
         "fhirVersion": "4.0.1",
-        "format": [FHIR_JSON, "json"],
+        "format": [FHIR_JSON, "json", FHIR_XML, "xml"],
         "implementationGuide": [
             f"{PAS}/ImplementationGuide/hl7.fhir.us.davinci-pas",
             f"{BACKPORT}/ImplementationGuide/hl7.fhir.uv.subscriptions-backport",

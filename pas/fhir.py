@@ -39,7 +39,7 @@ LAMINA_VOCABULARY = f"{LAMINA}:vocabulary"
 LAMINA_REQUEST = f"{LAMINA}:request"
 
 FHIR_JSON = "application/fhir+json"
-ACCEPTED_CONTENT_TYPES = frozenset({"application/fhir+json", "application/json"})
+FHIR_XML = "application/fhir+xml"
 
 REVIEW_ACTIONS = {
     "A1": "Certified in total",
@@ -75,6 +75,8 @@ def operation_outcome(issues: list[dict]) -> dict:
 
 
 def fhir_response(resource: dict, status: int = 200, headers: dict | None = None) -> HttpResponse:
+    """A FHIR resource in JSON, for answers made outside the FHIR views (the project's 404
+    handler); the views answer in the format DRF negotiates (pas/renderers.py)."""
     response = HttpResponse(
         json.dumps(resource, ensure_ascii=False),
         status=status,

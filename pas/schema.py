@@ -36,8 +36,9 @@ def fhir_operation_paths(endpoints: list, **kwargs) -> list:
 FORMAT = OpenApiParameter(
     "format",
     OpenApiTypes.STR,
-    enum=["fhir+json", "json"],
-    description="Optional: `fhir+json` or `json`. Either way the answer is application/fhir+json.",
+    enum=["fhir+json", "json", "fhir+xml", "xml"],
+    description="Optional, as FHIR's `_format`: `json` answers application/fhir+json, `xml` "
+    "application/fhir+xml (FHIR XML; the Accept header chooses too). Bodies may be FHIR XML.",
 )
 
 
@@ -89,11 +90,12 @@ def outcomes(**by_status: str) -> dict:
 
 
 BODY_ERRORS = outcomes(
-    s400="Malformed JSON, or a resource that does not conform to FHIR R4.",
+    s400="Malformed JSON or XML, or a resource that does not conform to FHIR R4.",
     s401="No or an invalid token (`Authorization: Token <key>`).",
     s403="The token's user is not a provider of an organization.",
     s413="The body is larger than Lamina accepts.",
-    s415="The body is not application/fhir+json (or application/json).",
+    s415="The body is neither FHIR JSON nor FHIR XML (application/fhir+json, application/json, "
+    "application/fhir+xml, application/xml, text/xml).",
     s422="A valid resource Lamina cannot accept: the wrong use, no Patient, invalid codes, or "
     "fields the prior-authorization contract refuses (each issue names its element).",
 )

@@ -1,6 +1,6 @@
 """FHIR routes, mounted at /fhir/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from pas import smart, views
 
@@ -31,4 +31,6 @@ urlpatterns = [
         views.SubscriptionDetailApi.as_view(),
         name="fhir-subscription",
     ),
+    # Last: every other address under /fhir/ is a 404 OperationOutcome, in JSON or XML as asked.
+    re_path(r"^(?P<url>.*)$", views.NotFoundApi.as_view(), name="fhir-not-found"),
 ]

@@ -1,8 +1,10 @@
-"""The FHIR endpoints. Thin: read the body, call a service or selector, render FHIR JSON.
+"""The FHIR endpoints. Thin: read the body, call a service or selector, answer a FHIR resource.
 
-Every refusal is an OperationOutcome with a 4xx: malformed JSON and non-conforming resources 400,
-a valid resource Lamina cannot accept (wrong use, missing Patient, invalid codes) 422, wrong
-content type 415, too large 413, unauthenticated 401, not a provider 403, not found 404.
+Bodies and answers are FHIR JSON or FHIR XML (pas/renderers.py negotiates, pas/xml.py converts);
+the services only ever see the JSON form. Every refusal is an OperationOutcome with a 4xx, in the
+format asked for: malformed JSON or XML and non-conforming resources 400, a valid resource Lamina
+cannot accept (wrong use, missing Patient, invalid codes) 422, wrong content type 415, too large
+413, unauthenticated 401, not a provider 403, not found 404, a format Lamina does not write 406.
 """
 
 import logging
@@ -14,26 +16,27 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pas.authentication import CHALLENGE, FHIR_AUTHENTICATION
 from pas.capability import capability_statement
-from pas.fhir import (
-    ACCEPTED_CONTENT_TYPES,
-    FHIR_JSON,
-    FhirError,
-    fhir_response,
-    issue,
-    operation_outcome,
-)
+from pas.fhir import FhirError, issue, operation_outcome
 from pas.intake import claim_submit
-from pas.mapping import inquiry_keys, json_load, resource_validate
+from pas.mapping import inquiry_keys, resource_validate
 from pas.questionnaires import (
     FAMILIES,
     family_for_canonical,
     family_for_questionnaire_id,
     questionnaire,
+)
+from pas.renderers import (
+    FhirContentNegotiation,
+    FhirJSONParser,
+    FhirJSONRenderer,
+    FhirXMLParser,
+    FhirXMLRenderer,
+    content_media_type,
 )
 from pas.responses import held_response_bundle, response_bundle
 from pas.schema import (
@@ -64,24 +67,23 @@ from reviews.http import IsProvider
 logger = logging.getLogger(__name__)
 
 
-class FhirJSONRenderer(JSONRenderer):
-    # A JSON renderer, not a bare BaseRenderer: DRF renders OPTIONS and other framework answers
-    # through it, and a BaseRenderer without render() turns those into 500s.
-    media_type = FHIR_JSON
-    format = "fhir+json"
-
-
 def _base(request) -> str:
     return request.build_absolute_uri("/fhir/").rstrip("/")
 
 
+def fhir_response(resource: dict, status: int = 200, headers: dict | None = None) -> Response:
+    """A FHIR resource answered in the format the request negotiated (JSON or XML)."""
+    return Response(resource, status=status, headers=headers)
+
+
 class FhirView(APIView):
-    """Token authentication; every error rendered as an OperationOutcome."""
+    """Token authentication; FHIR JSON or XML in and out; every error an OperationOutcome."""
 
     authentication_classes = FHIR_AUTHENTICATION
     permission_classes = [IsAuthenticated]
-    renderer_classes = [FhirJSONRenderer, JSONRenderer]
-    parser_classes: list = []
+    renderer_classes = [FhirJSONRenderer, FhirXMLRenderer]
+    parser_classes = [FhirJSONParser, FhirXMLParser]
+    content_negotiation_class = FhirContentNegotiation
 
     def handle_exception(self, exc):
         headers = {}
@@ -93,7 +95,6 @@ class FhirView(APIView):
             status, code = 403, "forbidden"
         elif isinstance(exc, exceptions.NotAcceptable):
             status, code = 406, "not-supported"
-            exc = exceptions.NotAcceptable("Lamina answers in application/fhir+json.")
         elif isinstance(exc, exceptions.MethodNotAllowed):
             status, code = 405, "not-supported"
         elif isinstance(exc, exceptions.Throttled):
@@ -119,14 +120,16 @@ class FhirView(APIView):
         return fhir_response(operation_outcome([issue(str(detail), code=code)]), status, headers)
 
     def body(self, request, expected: str | tuple[str, ...]) -> dict:
-        """The request body as a validated FHIR resource of the expected type (as a dict)."""
+        """The request body as a validated FHIR resource of the expected type (as a dict), read
+        from FHIR JSON or FHIR XML by the view's parsers."""
         content_type = (request.content_type or "").split(";")[0].strip().lower()
-        if content_type not in ACCEPTED_CONTENT_TYPES:
+        if content_media_type(content_type) is None:
             raise FhirError(
                 415,
                 [
                     issue(
-                        f"Send application/fhir+json (or application/json), not {content_type or 'no content type'}.",
+                        "Send application/fhir+json or application/fhir+xml (application/json, "
+                        f"application/xml and text/xml are taken too), not {content_type or 'no content type'}.",
                         code="not-supported",
                     )
                 ],
@@ -146,7 +149,12 @@ class FhirView(APIView):
             raise FhirError(
                 413, [issue("The request body is larger than Lamina accepts.", code="too-costly")]
             )
-        data = json_load(raw)
+        if not raw:
+            # DRF hands an empty body to no parser.
+            raise FhirError(
+                400, [issue("The request body is empty: send a FHIR resource.", code="structure")]
+            )
+        data = request.data
         if (
             isinstance(data, dict)
             and data.get("resourceType") == "Parameters"
@@ -347,3 +355,17 @@ class SubscriptionStatusApi(FhirView):
     def get(self, request, subscription_id: str):
         subscription = _subscription(request, subscription_id)
         return fhir_response(subscription_status_bundle(subscription, base=_base(request)))
+
+
+@extend_schema(exclude=True)
+class NotFoundApi(FhirView):
+    """Any /fhir/ address no route serves: a 404 OperationOutcome in the format asked for (the
+    project's 404 handler knows no Accept header or `_format`)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def _not_found(self, request, *args, **kwargs):
+        raise FhirError(404, [issue("Not found.", code="not-found")])
+
+    get = post = put = patch = delete = head = options = _not_found

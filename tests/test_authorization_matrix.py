@@ -137,6 +137,7 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "fhir/Subscription": {"get": NONE, "post": PROVIDERS},
     "fhir/Subscription/<subscription_id>": {"get": ONLY_A, "put": ONLY_A, "delete": ONLY_A},
     "fhir/Subscription/<subscription_id>/$status": {"get": ONLY_A},
+    "fhir/<url>": {"get": NONE, "post": NONE},  # unknown FHIR addresses: a 404 for everyone
     # --- Sign-in ---
     "accounts/login/": {"get": ALL},
     "accounts/logout/": {"get": NONE},  # POST only

@@ -212,7 +212,9 @@ def test_a_document_lamina_cannot_read(api_a):
     _nothing_stored()
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
 def test_wrong_content_type(api_a, content_type):
     import json
 
