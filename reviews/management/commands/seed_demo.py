@@ -57,6 +57,8 @@ USERS = [
     ("auditor", Role.AUDITOR, None, "demo-auditor"),
     ("admin", Role.ADMIN, None, "demo-admin"),
 ]
+# Who gets an API token: the providers' software, and the auditor's reads of /api/v1/audit/.
+TOKEN_ROLES = frozenset({Role.PROVIDER, Role.AUDITOR})
 MEMBERS = [
     ("Avery", "Nolan", "1968-03-14", "female"),
     ("Bruno", "Castillo", "1959-07-02", "male"),
@@ -257,7 +259,7 @@ class Command(BaseCommand):
             user = user_create(
                 username=username, password=password, role=role, organization=organization
             )
-        if role == Role.PROVIDER:
+        if role in TOKEN_ROLES:
             Token.objects.get_or_create(user=user)
         return user
 
@@ -415,9 +417,9 @@ class Command(BaseCommand):
             where = f"  {ORGANIZATIONS[org][0]}" if org else ""
             out.write(f"  {username:<12} {password:<18} {role}{where}")
         out.write("")
-        out.write("Provider API tokens (Authorization: Token <key>):")
+        out.write("API tokens (Authorization: Token <key>):")
         for username, role, _, _ in USERS:
-            if role == Role.PROVIDER:
+            if role in TOKEN_ROLES:
                 key = Token.objects.get(user=self.users[username]).key
                 out.write(f"  {username:<12} {key}")
         counts = Counter(
