@@ -54,7 +54,9 @@ def inclusion_path(index: int, event_hashes: Sequence[str]) -> list[str]:
     return [h.hex() for h in _path(index, [bytes.fromhex(h) for h in event_hashes])]
 
 
-def inclusion_verify(index: int, size: int, event_hash: str, path: Sequence[str], root: str) -> bool:
+def inclusion_verify(
+    index: int, size: int, event_hash: str, path: Sequence[str], root: str
+) -> bool:
     """Whether `path` proves the leaf `event_hash` at `index` of a batch of `size` under `root`
     (RFC 9162 section 2.1.3.2)."""
     if not 0 <= index < size:

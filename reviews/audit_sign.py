@@ -25,7 +25,14 @@ from reviews.models import AuditCheckpoint
 
 logger = logging.getLogger(__name__)
 
-SIGNED_FIELDS = ("tree_size", "head_hash", "first_position", "merkle_root", "sealed_at", "signed_at")
+SIGNED_FIELDS = (
+    "tree_size",
+    "head_hash",
+    "first_position",
+    "merkle_root",
+    "sealed_at",
+    "signed_at",
+)
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,7 @@ def audit_chain_verify(
     `progress(count)` is called after each chunk of events. Signed checkpoints are read from
     `checkpoint_dir` (default AUDIT_CHECKPOINT_DIR) and checked with AUDIT_VERIFY_KEY.
     """
-    backlog = AuditEvent.objects.filter(position__isnull=True).aggregate(
-        oldest=Min("occurred_at")
-    )
+    backlog = AuditEvent.objects.filter(position__isnull=True).aggregate(oldest=Min("occurred_at"))
     unsealed = AuditEvent.objects.filter(position__isnull=True).count()
     extra = {"unsealed": unsealed, "unsealed_oldest": backlog["oldest"]}
 
@@ -226,9 +224,7 @@ def audit_inclusion_proof(event_id: int) -> InclusionProof | None:
     if event is None:
         return None
     checkpoint = (
-        AuditCheckpoint.objects.filter(tree_size__gte=event.position)
-        .order_by("tree_size")
-        .first()
+        AuditCheckpoint.objects.filter(tree_size__gte=event.position).order_by("tree_size").first()
     )
     if checkpoint is None or checkpoint.first_position > event.position:
         return None

@@ -100,46 +100,52 @@ def position_existing_events(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0004_policy_simulation'),
+        ("reviews", "0004_policy_simulation"),
     ]
     atomic = True
 
     operations = [
         migrations.CreateModel(
-            name='AuditCheckpoint',
+            name="AuditCheckpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tree_size', models.BigIntegerField(unique=True)),
-                ('first_position', models.BigIntegerField()),
-                ('previous_head', models.CharField(max_length=64)),
-                ('head_hash', models.CharField(max_length=64, unique=True)),
-                ('merkle_root', models.CharField(max_length=64)),
-                ('sealed_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tree_size", models.BigIntegerField(unique=True)),
+                ("first_position", models.BigIntegerField()),
+                ("previous_head", models.CharField(max_length=64)),
+                ("head_hash", models.CharField(max_length=64, unique=True)),
+                ("merkle_root", models.CharField(max_length=64)),
+                ("sealed_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['tree_size'],
+                "ordering": ["tree_size"],
             },
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='position',
+            model_name="auditevent",
+            name="position",
             field=models.BigIntegerField(blank=True, null=True, unique=True),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='hash',
+            model_name="auditevent",
+            name="hash",
             field=models.CharField(blank=True, max_length=64, null=True, unique=True),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='prev_hash',
+            model_name="auditevent",
+            name="prev_hash",
             field=models.CharField(blank=True, max_length=64, null=True),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(condition=models.Q(('position__isnull', True)), fields=['id'], name='audit_unsealed'),
+            model_name="auditevent",
+            index=models.Index(
+                condition=models.Q(("position__isnull", True)), fields=["id"], name="audit_unsealed"
+            ),
         ),
         migrations.RunPython(
             _on_postgresql(EVENT_TRIGGER), _on_postgresql(EVENT_TRIGGER_BEFORE), elidable=False

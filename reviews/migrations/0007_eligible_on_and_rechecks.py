@@ -6,39 +6,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0006_evaluation_consistency'),
+        ("reviews", "0006_evaluation_consistency"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='evaluation',
-            name='eligible_on',
+            model_name="evaluation",
+            name="eligible_on",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='evaluation',
-            name='eligible_on_reasons',
+            model_name="evaluation",
+            name="eligible_on_reasons",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.CreateModel(
-            name='Recheck',
+            name="Recheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('on_date', models.DateField()),
-                ('state', models.CharField(choices=[('scheduled', 'Scheduled'), ('done', 'Done'), ('skipped', 'Skipped')], default='scheduled', max_length=10)),
-                ('outcome', models.CharField(blank=True, max_length=300)),
-                ('evaluation_round', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ran_at', models.DateTimeField(blank=True, null=True)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rechecks', to='reviews.priorauthrequest')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("on_date", models.DateField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("outcome", models.CharField(blank=True, max_length=300)),
+                ("evaluation_round", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("ran_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rechecks",
+                        to="reviews.priorauthrequest",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['on_date', 'pk'],
-                'indexes': [models.Index(condition=models.Q(('state', 'scheduled')), fields=['on_date'], name='recheck_due')],
-                'constraints': [models.UniqueConstraint(fields=('request', 'on_date'), name='recheck_once_per_date')],
+                "ordering": ["on_date", "pk"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("state", "scheduled")),
+                        fields=["on_date"],
+                        name="recheck_due",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("request", "on_date"), name="recheck_once_per_date"
+                    )
+                ],
             },
         ),
     ]

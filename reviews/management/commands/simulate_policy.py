@@ -79,9 +79,7 @@ class Command(BaseCommand):
         out(f"requests replayed: {result['requests']}; recommendation changed: {result['changed']}")
         share = result["approval_share"]
         if result["requests"]:
-            out(
-                f"automatic approvals: {share['before']:.1%} before, {share['after']:.1%} after"
-            )
+            out(f"automatic approvals: {share['before']:.1%} before, {share['after']:.1%} after")
         out("")
         out(f"{'recommendation':<16}{'before':>8}{'after':>8}")
         for key, label in LABELS.items():
